@@ -1,0 +1,35 @@
+# The two commands of a fresh machine: `make demo` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: demo test deps model build lint fmt clean-demo
+
+## Install Debian build packages (cmake, clang, libclang-dev) and the bundled model when missing.
+deps:
+	@bash scripts/install-deps.sh
+
+model: deps
+	@bash scripts/fetch-model.sh >/dev/null
+
+build: deps
+	$(CARGO) build --release --locked --bin blendlab
+
+## The example experiment live: server on the embedded SQLite file, a scripted blended conversation.
+demo: model build
+	./target/release/blendlab demo
+
+## Formatting, lints, unit and end-to-end tests (real model, real SQLite, real HTTP).
+test: model
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) test --locked --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean-demo:
+	rm -f blendlab-demo.db blendlab-demo.db-wal blendlab-demo.db-shm

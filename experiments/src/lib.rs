@@ -1,0 +1,15 @@
+//! Experiment definitions and everything decided without state: validation, GrowthBook-compatible
+//! assignment of users to arms, and the per-turn choice of a blend component.
+
+mod assignment;
+mod definition;
+mod hashing;
+mod names;
+mod policy;
+mod validate;
+
+pub use definition::{ArmDefinition, Audience, ExperimentDefinition, PolicyName};
+pub use hashing::{bucket_ranges, choose_bucket, fnv1a32, growthbook_hash_v2};
+pub use names::{ArmName, ExperimentKey, NameError};
+pub use policy::{turn_entropy, BlendPolicy, TurnDraw};
+pub use validate::{Arm, Experiment, ValidationErrors};

@@ -1,0 +1,172 @@
+//! Per-turn choice of the blend component. The draw is a pure function of
+//! (salt, conversation id, turn), so replaying a conversation reproduces which component wrote
+//! each turn, and the recorded probability supports off-policy evaluation of other policies.
+
+use sha2::{Digest, Sha256};
+
+use crate::validate::Arm;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BlendPolicy {
+    /// Every component with probability 1/n: the paper's blend.
+    Uniform,
+    /// Component i with probability `weights[i]`.
+    Weighted(Vec<f64>),
+}
+
+/// The outcome of one turn's draw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TurnDraw {
+    pub model_index: usize,
+    /// The probability with which this component was chosen, logged with the message.
+    pub probability: f64,
+    /// Seed for the sampler, so the reply's tokens are reproducible too.
+    pub sampling_seed: u32,
+}
+
+/// Reproducible randomness for one turn: a uniform `f64` in `[0, 1)` for the component draw and a
+/// sampler seed, both from SHA-256 of (salt, conversation id, turn).
+pub fn turn_entropy(salt: &str, conversation_id: &str, turn: u32) -> (f64, u32) {
+    let digest = Sha256::new()
+        .chain_update(salt.as_bytes())
+        .chain_update([0x1f])
+        .chain_update(conversation_id.as_bytes())
+        .chain_update([0x1f])
+        .chain_update(turn.to_le_bytes())
+        .finalize();
+    let choice_bits = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+    let sampling_seed = u32::from_le_bytes(digest[8..12].try_into().expect("4 bytes"));
+    // 53 random bits give a uniform f64 in [0, 1).
+    (
+        (choice_bits >> 11) as f64 / (1u64 << 53) as f64,
+        sampling_seed,
+    )
+}
+
+impl Arm {
+    pub fn draw_component(&self, salt: &str, conversation_id: &str, turn: u32) -> TurnDraw {
+        let (u, sampling_seed) = turn_entropy(salt, conversation_id, turn);
+        let (model_index, probability) = self.policy.choose(u, self.models.len());
+        TurnDraw {
+            model_index,
+            probability,
+            sampling_seed,
+        }
+    }
+}
+
+impl BlendPolicy {
+    /// Maps a uniform `u` in `[0, 1)` to a component index and its probability.
+    fn choose(&self, u: f64, n: usize) -> (usize, f64) {
+        match self {
+            Self::Uniform => (((u * n as f64) as usize).min(n - 1), 1.0 / n as f64),
+            Self::Weighted(weights) => {
+                let mut cumulative = 0.0;
+                for (i, w) in weights.iter().enumerate() {
+                    cumulative += w;
+                    if u < cumulative {
+                        return (i, *w);
+                    }
+                }
+                // Rounding can leave the last bucket a hair short of 1; it takes the rest.
+                let last = weights.iter().rposition(|w| *w > 0.0).unwrap_or(n - 1);
+                (last, weights[last])
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+    use super::*;
+    use crate::{ArmName, BlendPolicy};
+
+    fn arm(policy: BlendPolicy) -> Arm {
+        Arm {
+            name: ArmName::parse("blend").unwrap(),
+            weight: 0.5,
+            models: vec!["a".into(), "b".into(), "c".into()],
+            policy,
+        }
+    }
+
+    /// Pearson's chi-square goodness of fit: sum (O - E)^2 / E, with k - 1 degrees of freedom.
+    fn chi_square_p_value(observed: &[u64], expected_share: &[f64]) -> f64 {
+        let total: u64 = observed.iter().sum();
+        let statistic: f64 = observed
+            .iter()
+            .zip(expected_share)
+            .map(|(&o, &p)| {
+                let e = p * total as f64;
+                (o as f64 - e).powi(2) / e
+            })
+            .sum();
+        1.0 - ChiSquared::new((observed.len() - 1) as f64)
+            .unwrap()
+            .cdf(statistic)
+    }
+
+    #[test]
+    fn the_draw_for_a_turn_is_reproducible() {
+        let arm = arm(BlendPolicy::Uniform);
+        for turn in 0..50 {
+            assert_eq!(
+                arm.draw_component("s", "conv-1", turn),
+                arm.draw_component("s", "conv-1", turn)
+            );
+        }
+    }
+
+    #[test]
+    fn different_conversations_and_turns_draw_differently() {
+        let arm = arm(BlendPolicy::Uniform);
+        let picks: Vec<usize> = (0..30)
+            .map(|t| arm.draw_component("s", "c", t).model_index)
+            .collect();
+        assert!(picks.iter().any(|&p| p != picks[0]), "{picks:?}");
+        let seeds: std::collections::HashSet<u32> = (0..30)
+            .map(|t| arm.draw_component("s", &format!("c{t}"), 0).sampling_seed)
+            .collect();
+        assert_eq!(seeds.len(), 30);
+    }
+
+    #[test]
+    fn uniform_draws_are_uniform_over_many_turns() {
+        let arm = arm(BlendPolicy::Uniform);
+        let mut counts = [0u64; 3];
+        for conversation in 0..3000 {
+            for turn in 0..10 {
+                let draw = arm.draw_component("chai-blend", &format!("conv-{conversation}"), turn);
+                assert_eq!(draw.probability, 1.0 / 3.0);
+                counts[draw.model_index] += 1;
+            }
+        }
+        let p = chi_square_p_value(&counts, &[1.0 / 3.0; 3]);
+        assert!(p > 0.001, "counts {counts:?} are not uniform (p = {p})");
+    }
+
+    #[test]
+    fn weighted_draws_follow_the_weights() {
+        let weights = vec![0.6, 0.3, 0.1];
+        let arm = arm(BlendPolicy::Weighted(weights.clone()));
+        let mut counts = [0u64; 3];
+        for turn in 0..30_000 {
+            let draw = arm.draw_component("salt", "conversation", turn);
+            assert_eq!(draw.probability, weights[draw.model_index]);
+            counts[draw.model_index] += 1;
+        }
+        let p = chi_square_p_value(&counts, &weights);
+        assert!(
+            p > 0.001,
+            "counts {counts:?} do not follow {weights:?} (p = {p})"
+        );
+    }
+
+    #[test]
+    fn a_zero_weight_component_is_never_drawn() {
+        let arm = arm(BlendPolicy::Weighted(vec![0.5, 0.0, 0.5]));
+        assert!((0..5000).all(|t| arm.draw_component("s", "c", t).model_index != 1));
+    }
+}

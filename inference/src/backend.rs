@@ -1,0 +1,97 @@
+//! The contract between the server and whatever writes replies.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// One reply to write. `messages` is the whole history: in a blend, the component sees what the
+/// other components wrote as plain assistant turns.
+#[derive(Debug, Clone)]
+pub struct GenerationRequest {
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: u32,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub seed: u32,
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinishReason {
+    /// End of turn: an end-of-generation token or a stop string.
+    Stop,
+    /// `max_tokens` reached.
+    Length,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub finish_reason: FinishReason,
+    /// Turns dropped from the front of the history to fit the context.
+    pub dropped_messages: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    /// Even the system prompt and the newest message do not fit the context window.
+    #[error("the prompt needs {prompt_tokens} tokens plus room to reply, but the context holds {context_size}")]
+    ContextOverflow {
+        prompt_tokens: usize,
+        context_size: u32,
+    },
+    #[error("the inference queue is full")]
+    Overloaded,
+    #[error("the request was cancelled")]
+    Cancelled,
+    #[error("inference failed: {0}")]
+    Backend(String),
+}
+
+#[async_trait::async_trait]
+pub trait ChatBackend: Send + Sync {
+    async fn generate(&self, request: GenerationRequest) -> Result<Generation, InferenceError>;
+}

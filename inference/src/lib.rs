@@ -1,0 +1,18 @@
+//! Inference behind a small trait. Callers hold `Arc<dyn ChatBackend>` through the
+//! [`ModelRegistry`] and never see llama.cpp types.
+
+mod backend;
+mod config;
+mod llama;
+mod model_file;
+mod prompt;
+mod registry;
+
+pub use backend::{
+    ChatBackend, ChatMessage, FinishReason, Generation, GenerationRequest, InferenceError, Role,
+};
+pub use config::{BackendKind, ModelConfig};
+pub use llama::{LlamaEngine, LlamaEngineSettings};
+pub use model_file::{default_model_path, DEFAULT_MODEL_FILE_NAME};
+pub use prompt::PromptTemplate;
+pub use registry::{ModelRegistry, RegisteredModel, SamplingOverrides};

@@ -1,0 +1,145 @@
+//! The models a server offers, by id. Models that share a GGUF file share one loaded engine.
+
+use std::{
+    collections::{btree_map::Entry, BTreeMap, HashMap},
+    path::PathBuf,
+    sync::Arc,
+};
+
+use anyhow::Context as _;
+
+use crate::{
+    backend::{ChatBackend, ChatMessage, Generation, GenerationRequest, InferenceError, Role},
+    config::{BackendKind, ModelConfig},
+    llama::{LlamaEngine, LlamaEngineSettings},
+    model_file::default_model_path,
+};
+
+/// Per-request settings; `None` falls back to the model's config.
+#[derive(Debug, Clone, Default)]
+pub struct SamplingOverrides {
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub stop: Vec<String>,
+    pub seed: u32,
+}
+
+pub struct RegisteredModel {
+    config: ModelConfig,
+    backend: Arc<dyn ChatBackend>,
+}
+
+impl RegisteredModel {
+    pub fn new(config: ModelConfig, backend: Arc<dyn ChatBackend>) -> Self {
+        Self { config, backend }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Writes the next assistant turn for `history`, under this model's persona.
+    #[tracing::instrument(name = "model.reply", skip_all, fields(model = %self.config.id))]
+    pub async fn reply(
+        &self,
+        history: &[ChatMessage],
+        overrides: SamplingOverrides,
+    ) -> Result<Generation, InferenceError> {
+        let persona = Some(&self.config.system_prompt)
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| ChatMessage::new(Role::System, p.clone()));
+        let messages = persona.into_iter().chain(history.iter().cloned()).collect();
+        let mut stop = self.config.stop.clone();
+        stop.extend(overrides.stop);
+        let request = GenerationRequest {
+            messages,
+            max_tokens: overrides.max_tokens.unwrap_or(self.config.max_tokens),
+            temperature: overrides.temperature.unwrap_or(self.config.temperature),
+            top_p: overrides.top_p.unwrap_or(self.config.top_p),
+            seed: overrides.seed,
+            stop,
+        };
+        self.backend.generate(request).await
+    }
+}
+
+#[derive(Default)]
+pub struct ModelRegistry {
+    models: BTreeMap<String, RegisteredModel>,
+}
+
+impl ModelRegistry {
+    /// Loads every model; each distinct GGUF file once, with `workers` contexts.
+    pub fn load(configs: &[ModelConfig], workers: usize) -> anyhow::Result<Self> {
+        let mut engines: HashMap<(PathBuf, crate::PromptTemplate), Arc<LlamaEngine>> =
+            HashMap::new();
+        let mut registry = Self::default();
+        for config in configs {
+            config.validate().map_err(anyhow::Error::msg)?;
+            let backend: Arc<dyn ChatBackend> = match config.backend {
+                BackendKind::Llama => {
+                    let path = config.path.clone().unwrap_or_else(default_model_path);
+                    let key = (path.clone(), config.template);
+                    match engines.get(&key) {
+                        Some(engine) => Arc::clone(engine) as Arc<dyn ChatBackend>,
+                        None => {
+                            let settings = settings_for(&path, configs, workers);
+                            let engine = Arc::new(
+                                LlamaEngine::start(settings, config.template)
+                                    .with_context(|| format!("starting model {:?}", config.id))?,
+                            );
+                            engines.insert(key, Arc::clone(&engine));
+                            engine
+                        }
+                    }
+                }
+            };
+            registry.insert(RegisteredModel::new(config.clone(), backend))?;
+        }
+        Ok(registry)
+    }
+
+    /// Adds a model with a backend of the caller's choosing.
+    pub fn insert(&mut self, model: RegisteredModel) -> anyhow::Result<()> {
+        match self.models.entry(model.id().to_owned()) {
+            Entry::Occupied(_) => anyhow::bail!("model id {:?} is declared twice", model.id()),
+            Entry::Vacant(slot) => {
+                slot.insert(model);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&RegisteredModel> {
+        self.models.get(id)
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.models.contains_key(id)
+    }
+
+    pub fn models(&self) -> impl Iterator<Item = &RegisteredModel> {
+        self.models.values()
+    }
+}
+
+/// One engine serves every model on `path`, so it takes the largest context any of them asks for.
+fn settings_for(path: &PathBuf, configs: &[ModelConfig], workers: usize) -> LlamaEngineSettings {
+    let sharing = configs
+        .iter()
+        .filter(|c| c.backend == BackendKind::Llama)
+        .filter(|c| c.path.clone().unwrap_or_else(default_model_path) == *path);
+    let mut settings = LlamaEngineSettings::new(path.clone());
+    settings.workers = workers.max(1);
+    settings.context_size = 0;
+    for config in sharing {
+        settings.context_size = settings.context_size.max(config.context_size);
+        settings.n_gpu_layers = settings.n_gpu_layers.max(config.n_gpu_layers);
+    }
+    settings
+}

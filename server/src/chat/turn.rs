@@ -1,0 +1,353 @@
+use std::time::Instant;
+
+use blendlab_experiments::{turn_entropy, Experiment};
+use blendlab_inference::{ChatMessage, RegisteredModel, Role, SamplingOverrides};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{enrolled_arm, ChatError};
+use crate::{
+    state::AppState,
+    store::{ConversationRow, ExperimentRow, ExperimentStatus, NewMessage},
+};
+
+/// What the caller addressed: an experiment (the server picks arm and component) or one model.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Experiment(String),
+    Model(String),
+}
+
+/// Where the history comes from.
+#[derive(Debug, Clone)]
+pub enum History {
+    /// The server's stored conversation, plus this new user message.
+    Stored { message: String },
+    /// The client's messages (OpenAI style), ending with the new user message.
+    Supplied(Vec<ChatMessage>),
+}
+
+#[derive(Debug, Clone)]
+pub struct TurnInput {
+    pub target: Target,
+    pub user_id: String,
+    pub conversation_id: Option<String>,
+    pub history: History,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub stop: Vec<String>,
+    pub seed: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub total_tokens: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct TurnOutput {
+    pub conversation_id: String,
+    pub message_id: String,
+    pub experiment: Option<String>,
+    pub arm: Option<String>,
+    pub model: String,
+    pub choice_prob: f64,
+    pub reply: String,
+    pub finish_reason: &'static str,
+    pub usage: Usage,
+    pub latency_ms: f64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The experiment and arm serving a conversation, once resolved.
+struct Routing {
+    experiment: Option<Experiment>,
+    arm: Option<String>,
+}
+
+#[tracing::instrument(
+    name = "chat.turn",
+    skip_all,
+    fields(user = %input.user_id, experiment, arm, model, prompt_tokens, completion_tokens, latency_ms)
+)]
+pub async fn run_turn(state: &AppState, input: TurnInput) -> Result<TurnOutput, ChatError> {
+    // Admission first, so an overloaded server answers fast and does no work.
+    let _permit = state
+        .chat_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ChatError::AtCapacity)?;
+    let arrived_at = Utc::now();
+    let span = tracing::Span::current();
+
+    let experiment = resolve_experiment(state, &input.target).await?;
+    let (conversation, is_new) =
+        open_conversation(state, &input, experiment.as_ref(), arrived_at).await?;
+    let routing = Routing {
+        arm: conversation.arm.clone(),
+        experiment: experiment.map(|(e, _)| e),
+    };
+    span.record(
+        "experiment",
+        conversation.experiment.as_deref().unwrap_or("-"),
+    );
+    span.record("arm", routing.arm.as_deref().unwrap_or("-"));
+
+    let (history, position, user_message) =
+        assemble_history(state, &input, &conversation, is_new).await?;
+    let turn = history.iter().filter(|m| m.role == Role::Assistant).count() as u32;
+    let (model, choice_prob, seed) = pick_component(
+        state,
+        &input.target,
+        &routing,
+        &conversation.conversation_id,
+        turn,
+    )?;
+    span.record("model", model.id());
+
+    let started = Instant::now();
+    let generation = model
+        .reply(
+            &history,
+            SamplingOverrides {
+                max_tokens: input.max_tokens,
+                temperature: input.temperature,
+                top_p: input.top_p,
+                stop: input.stop.clone(),
+                seed: input.seed.unwrap_or(seed),
+            },
+        )
+        .await?;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.record("prompt_tokens", generation.prompt_tokens);
+    span.record("completion_tokens", generation.completion_tokens);
+    span.record("latency_ms", latency_ms);
+
+    let replied_at = Utc::now();
+    let message_id = uuid::Uuid::now_v7().to_string();
+    let messages = [
+        NewMessage {
+            message_id: uuid::Uuid::now_v7().to_string(),
+            role: "user",
+            content: user_message,
+            model: None,
+            choice_prob: None,
+            latency_ms: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            finish_reason: None,
+            created_at: arrived_at,
+        },
+        NewMessage {
+            message_id: message_id.clone(),
+            role: "assistant",
+            content: generation.text.clone(),
+            model: Some(model.id().to_owned()),
+            choice_prob: Some(choice_prob),
+            latency_ms: Some(latency_ms),
+            prompt_tokens: Some(generation.prompt_tokens),
+            completion_tokens: Some(generation.completion_tokens),
+            finish_reason: Some(generation.finish_reason.as_str()),
+            created_at: replied_at,
+        },
+    ];
+    // Committed before the caller hears of it: an acknowledged reply is never lost.
+    state
+        .store
+        .append_messages(&conversation, is_new, position, &messages)
+        .await?;
+
+    Ok(TurnOutput {
+        conversation_id: conversation.conversation_id,
+        message_id,
+        experiment: conversation.experiment,
+        arm: routing.arm,
+        model: model.id().to_owned(),
+        choice_prob,
+        reply: generation.text,
+        finish_reason: generation.finish_reason.as_str(),
+        usage: Usage {
+            prompt_tokens: generation.prompt_tokens,
+            completion_tokens: generation.completion_tokens,
+            total_tokens: generation.prompt_tokens + generation.completion_tokens,
+        },
+        latency_ms,
+        created_at: replied_at,
+    })
+}
+
+async fn resolve_experiment(
+    state: &AppState,
+    target: &Target,
+) -> Result<Option<(Experiment, ExperimentRow)>, ChatError> {
+    match target {
+        Target::Model(id) if state.models.contains(id) => Ok(None),
+        Target::Model(id) => Err(ChatError::UnknownTarget(id.clone())),
+        Target::Experiment(key) => {
+            let row = state
+                .store
+                .experiment(key)
+                .await?
+                .ok_or_else(|| ChatError::UnknownTarget(key.clone()))?;
+            if row.status != ExperimentStatus::Running {
+                return Err(ChatError::NotRunning {
+                    key: key.clone(),
+                    status: row.status.as_str(),
+                });
+            }
+            let experiment =
+                Experiment::parse(row.definition.clone(), |m| state.models.contains(m)).map_err(
+                    |e| {
+                        ChatError::ModelUnavailable(format!(
+                            "experiment {key:?} cannot be served here: {e}"
+                        ))
+                    },
+                )?;
+            Ok(Some((experiment, row)))
+        }
+    }
+}
+
+/// Loads the conversation, or prepares a new one (enrolling the user on first exposure).
+async fn open_conversation(
+    state: &AppState,
+    input: &TurnInput,
+    experiment: Option<&(Experiment, ExperimentRow)>,
+    now: DateTime<Utc>,
+) -> Result<(ConversationRow, bool), ChatError> {
+    let experiment_key = experiment.map(|(e, _)| e.key().to_string());
+    if let Some(id) = &input.conversation_id {
+        if let Some(existing) = state.store.conversation(id).await? {
+            if existing.user_id != input.user_id {
+                return Err(ChatError::ConversationNotFound(id.clone()));
+            }
+            if existing.experiment != experiment_key {
+                return Err(ChatError::ConversationMismatch(format!(
+                    "conversation {id:?} belongs to {}, not to {}",
+                    existing
+                        .experiment
+                        .as_deref()
+                        .unwrap_or("direct model traffic"),
+                    experiment_key.as_deref().unwrap_or("direct model traffic"),
+                )));
+            }
+            return Ok((existing, false));
+        }
+        // An unknown id starts a conversation under that id, so clients can use their own ids.
+    }
+    let arm = match experiment {
+        None => None,
+        Some((experiment, row)) => {
+            let first_seen = state.store.touch_user(&input.user_id, now).await?;
+            match enrolled_arm(experiment, row, &input.user_id, Some(first_seen)) {
+                Some(arm) => {
+                    state
+                        .store
+                        .record_exposure(
+                            experiment.key().as_str(),
+                            &input.user_id,
+                            arm.name.as_str(),
+                            now,
+                        )
+                        .await?;
+                    // The first stored exposure wins, also when a replica got there first.
+                    let stored = state
+                        .store
+                        .assignment(experiment.key().as_str(), &input.user_id)
+                        .await?;
+                    Some(stored.map_or_else(|| arm.name.to_string(), |s| s.arm))
+                }
+                None => None,
+            }
+        }
+    };
+    let conversation = ConversationRow {
+        conversation_id: input
+            .conversation_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        user_id: input.user_id.clone(),
+        experiment: experiment_key,
+        arm,
+        created_at: now,
+    };
+    Ok((conversation, true))
+}
+
+/// The history the component sees, where the new messages go, and the new user message.
+async fn assemble_history(
+    state: &AppState,
+    input: &TurnInput,
+    conversation: &ConversationRow,
+    is_new: bool,
+) -> Result<(Vec<ChatMessage>, i64, String), ChatError> {
+    let stored = if is_new {
+        Vec::new()
+    } else {
+        state.store.messages(&conversation.conversation_id).await?
+    };
+    let position = stored.len() as i64;
+    match &input.history {
+        History::Stored { message } => {
+            let mut history: Vec<ChatMessage> = stored
+                .into_iter()
+                .map(|m| {
+                    ChatMessage::new(
+                        if m.role == "user" {
+                            Role::User
+                        } else {
+                            Role::Assistant
+                        },
+                        m.content,
+                    )
+                })
+                .collect();
+            history.push(ChatMessage::new(Role::User, message.clone()));
+            Ok((history, position, message.clone()))
+        }
+        History::Supplied(messages) => {
+            let last = messages
+                .last()
+                .filter(|m| m.role == Role::User)
+                .ok_or_else(|| {
+                    ChatError::Validation("the last message must have role \"user\"".into())
+                })?;
+            Ok((messages.clone(), position, last.content.clone()))
+        }
+    }
+}
+
+/// The model that writes this turn, the probability it was chosen with, and the sampler seed.
+fn pick_component<'a>(
+    state: &'a AppState,
+    target: &Target,
+    routing: &Routing,
+    conversation_id: &str,
+    turn: u32,
+) -> Result<(&'a RegisteredModel, f64, u32), ChatError> {
+    let (model_id, probability, seed) = match (&routing.experiment, target) {
+        (Some(experiment), _) => {
+            // Users outside every range are served by the control's models.
+            let arm = routing
+                .arm
+                .as_deref()
+                .and_then(|a| experiment.arm(a))
+                .unwrap_or_else(|| experiment.control());
+            let draw = arm.draw_component(experiment.salt(), conversation_id, turn);
+            (
+                arm.models[draw.model_index].clone(),
+                draw.probability,
+                draw.sampling_seed,
+            )
+        }
+        (None, Target::Model(id)) => (id.clone(), 1.0, turn_entropy(id, conversation_id, turn).1),
+        (None, Target::Experiment(key)) => return Err(ChatError::UnknownTarget(key.clone())),
+    };
+    let model = state.models.get(&model_id).ok_or_else(|| {
+        ChatError::ModelUnavailable(format!("model {model_id:?} is not declared on this server"))
+    })?;
+    Ok((model, probability, seed))
+}

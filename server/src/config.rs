@@ -1,0 +1,120 @@
+//! The server config file (`--config FILE`, TOML): operating knobs and the models it serves.
+//! Without a file, a built-in config declares the example's models on the bundled GGUF, so
+//! `experiments/definitions/chai-blend.toml` works as it is.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use blendlab_inference::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default = "builtin_models")]
+    pub models: Vec<ModelConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Chat requests admitted at once (queued or running) before 429.
+    pub max_concurrent_chats: usize,
+    /// llama.cpp contexts per GGUF file.
+    pub inference_workers: usize,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Largest accepted chat message, in characters.
+    pub max_message_chars: usize,
+    /// Largest `max_tokens` a request may ask for.
+    pub max_tokens_limit: u32,
+    /// actix-web worker threads.
+    pub http_workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_chats: 32,
+            inference_workers: 1,
+            max_body_bytes: 1024 * 1024,
+            max_message_chars: 16_000,
+            max_tokens_limit: 1024,
+            http_workers: 2,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            models: builtin_models(),
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let config: Self =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        if config.server.max_concurrent_chats == 0 {
+            anyhow::bail!(
+                "{}: server.max_concurrent_chats must be at least 1",
+                path.display()
+            );
+        }
+        Ok(config)
+    }
+}
+
+fn persona(id: &str, system_prompt: &str, temperature: f32) -> ModelConfig {
+    ModelConfig {
+        id: id.to_owned(),
+        backend: Default::default(),
+        path: None,
+        system_prompt: system_prompt.to_owned(),
+        temperature,
+        top_p: 0.95,
+        max_tokens: 64,
+        stop: vec!["\n\n".to_owned()],
+        context_size: 2048,
+        n_gpu_layers: 0,
+        template: Default::default(),
+    }
+}
+
+/// The example's four models, all personas of the bundled Gemma 3 270M: one file, loaded once.
+/// Here "large" differs only in persona; point it at a bigger GGUF with `--config` to reproduce the
+/// paper's size gap.
+pub fn builtin_models() -> Vec<ModelConfig> {
+    vec![
+        persona(
+            "large",
+            "The following is a friendly conversation between a user and a helpful, knowledgeable assistant.",
+            0.7,
+        ),
+        persona(
+            "small-a",
+            "The following is a conversation between a user and a cheerful assistant who loves to chat.",
+            0.8,
+        ),
+        persona(
+            "small-b",
+            "The following is a conversation between a user and a witty assistant with a sense of humour.",
+            0.9,
+        ),
+        persona(
+            "small-c",
+            "The following is a conversation between a user and a curious assistant who asks questions back.",
+            0.8,
+        ),
+    ]
+}

@@ -1,0 +1,221 @@
+//! `blendlab demo`: the example experiment, live, in one command. It starts the server on the
+//! embedded SQLite file, defines and starts `chai-blend` through the HTTP API, and drives a
+//! scripted conversation for a user in each arm, showing which component wrote every reply.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context as _;
+use blendlab_experiments::Experiment;
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::{
+    cli::{admin_token_from_env, read_definition},
+    config::ServerConfig,
+    startup::{Application, Settings},
+};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: String,
+    #[arg(long, env = "BLENDLAB_DB", default_value = "sqlite://blendlab-demo.db")]
+    db: String,
+    #[arg(long, default_value = "experiments/definitions/chai-blend.toml")]
+    definition: PathBuf,
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Turns for the user in the blended arm (the control user gets half as many).
+    #[arg(long, default_value_t = 6)]
+    turns: usize,
+    /// Exit after the scripted conversation instead of serving until Ctrl-C.
+    #[arg(long)]
+    exit: bool,
+}
+
+const SCRIPT: [&str; 8] = [
+    "Hi! I just got back from a hiking trip in the mountains.",
+    "What should I cook for dinner tonight?",
+    "Tell me something surprising about octopuses.",
+    "Can you recommend a good book for a rainy weekend?",
+    "What's your favourite season, and why?",
+    "Do you think robots will ever write poetry?",
+    "I'm learning to play the guitar. Any tips?",
+    "Thanks for chatting! See you tomorrow.",
+];
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let (admin_token, _) = admin_token_from_env();
+    let config = ServerConfig::load(args.config.as_deref())?;
+    let definition = read_definition(&args.definition)?;
+    let experiment =
+        Experiment::parse(definition.clone(), |_| true).map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    println!("Loading models and opening {} ...", args.db);
+    let app = Application::build(Settings {
+        bind: args.bind.clone(),
+        database_url: args.db.clone(),
+        admin_token: admin_token.clone(),
+        config,
+    })
+    .await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let server = tokio::spawn(app.run_until_stopped());
+
+    println!("\nblendlab is serving at {base}");
+    println!("  admin token : {admin_token}");
+    println!("  store       : {}", args.db);
+    println!("  try         : curl -s -H 'Authorization: Bearer {admin_token}' {base}/api/v1/experiments\n");
+
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: base.clone(),
+        token: admin_token,
+    };
+    let created = api
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/experiments",
+            Some(serde_json::to_value(&definition)?),
+        )
+        .await?;
+    if created.0 == 409 {
+        println!(
+            "Experiment {} already exists in this store; reusing it.",
+            experiment.key()
+        );
+    }
+    let started = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/experiments/{}/start", experiment.key()),
+            None,
+        )
+        .await?;
+    anyhow::ensure!(
+        started.0 == 200,
+        "starting the experiment failed: {}",
+        started.1
+    );
+    let arms: Vec<String> = experiment
+        .arms()
+        .iter()
+        .map(|a| format!("{} ({} x{})", a.name, a.models.join(", "), a.weight))
+        .collect();
+    println!(
+        "Experiment {} is running. Arms: {}\n",
+        experiment.key(),
+        arms.join(" | ")
+    );
+
+    for arm in experiment.arms() {
+        let turns = if arm.models.len() > 1 {
+            args.turns
+        } else {
+            args.turns.div_ceil(2)
+        };
+        let user = (0..)
+            .map(|i| format!("demo-user-{i}"))
+            .find(|u| experiment.assign(u).is_some_and(|a| a.name == arm.name))
+            .expect("some user lands in every arm with positive weight");
+        converse(
+            &api,
+            experiment.key().as_str(),
+            &user,
+            turns.min(SCRIPT.len()),
+        )
+        .await?;
+    }
+
+    if args.exit {
+        handle.stop(true).await;
+        let _ = server.await;
+        return Ok(());
+    }
+    println!(
+        "Serving until Ctrl-C. The stored conversations are at {base}/api/v1/conversations/<id>."
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    handle.stop(true).await;
+    let _ = server.await;
+    Ok(())
+}
+
+async fn converse(api: &Api, experiment: &str, user: &str, turns: usize) -> anyhow::Result<()> {
+    let mut conversation_id: Option<String> = None;
+    let mut arm = String::new();
+    for (turn, message) in SCRIPT.iter().take(turns).enumerate() {
+        let body = json!({ "experiment": experiment, "user_id": user, "conversation_id": conversation_id, "message": message });
+        let (status, reply) = api
+            .call(reqwest::Method::POST, "/api/v1/chat", Some(body))
+            .await?;
+        anyhow::ensure!(status == 200, "chat failed ({status}): {reply}");
+        conversation_id = reply["conversation_id"].as_str().map(str::to_owned);
+        arm = reply["arm"].as_str().unwrap_or("(not enrolled)").to_owned();
+        if turn == 0 {
+            println!(
+                "── user {user} is in arm '{arm}', conversation {} ──",
+                conversation_id.as_deref().unwrap_or("?")
+            );
+        }
+        println!("  turn {}  user      : {message}", turn + 1);
+        println!(
+            "          {:<9} : {}   [{} tokens, {:.0} ms]",
+            reply["model"].as_str().unwrap_or("?"),
+            reply["reply"].as_str().unwrap_or(""),
+            reply["usage"]["completion_tokens"],
+            reply["latency_ms"].as_f64().unwrap_or(0.0),
+        );
+    }
+    let id = conversation_id.unwrap_or_default();
+    let (_, stored) = api
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/conversations/{id}"),
+            None,
+        )
+        .await?;
+    let messages = stored["messages"].as_array().map_or(0, Vec::len);
+    let writers: std::collections::BTreeSet<&str> = stored["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["model"].as_str())
+        .collect();
+    println!("  logged: {messages} messages in arm '{arm}', replies written by {writers:?}\n");
+    Ok(())
+}
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(300));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("calling {path}"))?;
+        let status = response.status().as_u16();
+        let value = response.json().await.unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+}

@@ -1,0 +1,197 @@
+//! HTTP errors. `/api/*` answers `{"error": {"code", "message"}}`; `/v1/*` answers OpenAI's
+//! `{"error": {"message", "type", "code", "param"}}`. The caller's mistakes are 4xx, never 5xx.
+
+use actix_web::{
+    error::{JsonPayloadError, PathError, QueryPayloadError},
+    http::{header, StatusCode},
+    HttpRequest, HttpResponse, ResponseError,
+};
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<&'static str>,
+    pub retry_after_s: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            param: None,
+            retry_after_s: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or invalid credentials: send `Authorization: Bearer <token>`",
+        )
+    }
+
+    pub fn with_param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
+    }
+
+    /// Logs the cause chain and hides it from the caller.
+    pub fn unexpected(error: anyhow::Error) -> Self {
+        tracing::error!(error = format!("{error:#}"), "unexpected error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        match error {
+            crate::store::StoreError::Conflict(m) => Self::conflict("conflict", m),
+            crate::store::StoreError::Unexpected(e) => Self::unexpected(e),
+        }
+    }
+}
+
+fn with_retry_after(
+    mut builder: actix_web::HttpResponseBuilder,
+    retry_after_s: Option<u32>,
+) -> actix_web::HttpResponseBuilder {
+    if let Some(seconds) = retry_after_s {
+        builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    builder
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        with_retry_after(HttpResponse::build(self.status), self.retry_after_s)
+            .json(json!({ "error": { "code": self.code, "message": self.message } }))
+    }
+}
+
+/// The same error in OpenAI's shape, for `/v1/*`.
+#[derive(Debug)]
+pub struct OpenAiError(pub ApiError);
+
+impl From<ApiError> for OpenAiError {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl std::fmt::Display for OpenAiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for OpenAiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let kind = match self.0.status.as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            500.. => "server_error",
+            _ => "invalid_request_error",
+        };
+        with_retry_after(HttpResponse::build(self.0.status), self.0.retry_after_s).json(json!({
+            "error": { "message": self.0.message, "type": kind, "code": self.0.code, "param": self.0.param }
+        }))
+    }
+}
+
+fn is_openai_path(request: &HttpRequest) -> bool {
+    request.path().starts_with("/v1/")
+}
+
+/// Renders `error` in the shape the request's route family uses.
+pub fn shaped(request: &HttpRequest, error: ApiError) -> actix_web::Error {
+    if is_openai_path(request) {
+        OpenAiError(error).into()
+    } else {
+        error.into()
+    }
+}
+
+pub fn json_error(error: JsonPayloadError, request: &HttpRequest) -> actix_web::Error {
+    let api_error = match &error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                error.to_string(),
+            )
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON with `Content-Type: application/json`",
+        ),
+        JsonPayloadError::Deserialize(inner) => {
+            ApiError::bad_request("invalid_body", format!("invalid JSON body: {inner}"))
+        }
+        _ => ApiError::bad_request("invalid_body", format!("invalid JSON body: {error}")),
+    };
+    shaped(request, api_error)
+}
+
+pub fn path_error(error: PathError, request: &HttpRequest) -> actix_web::Error {
+    shaped(
+        request,
+        ApiError::bad_request("invalid_path", error.to_string()),
+    )
+}
+
+pub fn query_error(error: QueryPayloadError, request: &HttpRequest) -> actix_web::Error {
+    shaped(
+        request,
+        ApiError::bad_request("invalid_query", error.to_string()),
+    )
+}
+
+pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    let message = format!("no route for {} {}", request.method(), request.path());
+    Err(shaped(&request, ApiError::not_found("not_found", message)))
+}

@@ -1,0 +1,14 @@
+//! The blendlab server: HTTP API, store, CLI and demo. `main` is thin; everything lives here so
+//! tests can start the real app.
+
+pub mod auth;
+pub mod chat;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

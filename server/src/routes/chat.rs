@@ -1,0 +1,99 @@
+//! `POST /api/v1/chat`: the stateful chat. The server keeps the history.
+
+use actix_web::{web, HttpResponse};
+use blendlab_experiments::ExperimentKey;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    auth::Admin,
+    chat::{
+        run_turn, validate_conversation_id, validate_user_id, ChatError, History, Target, TurnInput,
+    },
+    error::ApiError,
+    state::AppState,
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    experiment: String,
+    user_id: String,
+    #[serde(default)]
+    conversation_id: Option<String>,
+    message: String,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+}
+
+impl ChatRequest {
+    fn into_turn(self, state: &AppState) -> Result<TurnInput, ChatError> {
+        ExperimentKey::parse(&self.experiment).map_err(|e| ChatError::Validation(e.to_string()))?;
+        validate_user_id(&self.user_id)?;
+        if let Some(id) = &self.conversation_id {
+            validate_conversation_id(id)?;
+        }
+        validate_message(&self.message, state.settings.max_message_chars)?;
+        validate_max_tokens(self.max_tokens, state.settings.max_tokens_limit)?;
+        Ok(TurnInput {
+            target: Target::Experiment(self.experiment),
+            user_id: self.user_id,
+            conversation_id: self.conversation_id,
+            history: History::Stored {
+                message: self.message,
+            },
+            max_tokens: self.max_tokens,
+            temperature: None,
+            top_p: None,
+            stop: Vec::new(),
+            seed: None,
+        })
+    }
+}
+
+pub fn validate_message(message: &str, max_chars: usize) -> Result<(), ChatError> {
+    if message.trim().is_empty() {
+        return Err(ChatError::Validation("message must not be empty".into()));
+    }
+    let chars = message.chars().count();
+    if chars > max_chars {
+        return Err(ChatError::Validation(format!(
+            "message has {chars} characters; the limit is {max_chars}"
+        )));
+    }
+    Ok(())
+}
+
+pub fn validate_max_tokens(max_tokens: Option<u32>, limit: u32) -> Result<(), ChatError> {
+    match max_tokens {
+        Some(n) if n == 0 || n > limit => Err(ChatError::Validation(format!(
+            "max_tokens must be between 1 and {limit}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[tracing::instrument(name = "api.chat", skip_all)]
+pub async fn chat(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<ChatRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let turn = body.into_inner().into_turn(&state)?;
+    let output = run_turn(&state, turn).await?;
+    let mut response = HttpResponse::Ok();
+    if let Some(arm) = &output.arm {
+        response.insert_header(("x-blendlab-arm", arm.as_str()));
+    }
+    Ok(response.json(json!({
+        "conversation_id": output.conversation_id,
+        "message_id": output.message_id,
+        "arm": output.arm,
+        "model": output.model,
+        "reply": output.reply,
+        "usage": output.usage,
+        "choice_prob": output.choice_prob,
+        "finish_reason": output.finish_reason,
+        "latency_ms": output.latency_ms,
+    })))
+}

@@ -1,0 +1,105 @@
+//! `POST /api/v1/events`: engagement signals (feedback, retries, app opens), up to 1,000 a batch.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    auth::Admin,
+    chat::{validate_user_id, ChatError},
+    error::ApiError,
+    state::AppState,
+    store::NewEvent,
+};
+
+pub const MAX_EVENTS_PER_BATCH: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    events: Vec<EventInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventInput {
+    user_id: String,
+    #[serde(default)]
+    conversation_id: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+    kind: String,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
+}
+
+impl EventInput {
+    fn parse(self, index: usize, now: DateTime<Utc>) -> Result<NewEvent, ChatError> {
+        let at = |problem: String| ChatError::Validation(format!("events[{index}]: {problem}"));
+        validate_user_id(&self.user_id).map_err(|e| at(e.to_string()))?;
+        let kind_ok = !self.kind.is_empty()
+            && self.kind.len() <= 64
+            && self
+                .kind
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        if !kind_ok {
+            return Err(at(
+                "kind must be 1 to 64 characters of [A-Za-z0-9_.:-]".into()
+            ));
+        }
+        if self.value.is_some_and(|v| !v.is_finite()) {
+            return Err(at("value must be a finite number".into()));
+        }
+        for (name, id) in [
+            ("conversation_id", &self.conversation_id),
+            ("message_id", &self.message_id),
+        ] {
+            if id
+                .as_ref()
+                .is_some_and(|id| id.is_empty() || id.len() > 128)
+            {
+                return Err(at(format!("{name} must be 1 to 128 characters")));
+            }
+        }
+        Ok(NewEvent {
+            user_id: self.user_id,
+            conversation_id: self.conversation_id,
+            message_id: self.message_id,
+            kind: self.kind,
+            value: self.value,
+            created_at: self.created_at.unwrap_or(now),
+        })
+    }
+}
+
+#[tracing::instrument(name = "api.events", skip_all, fields(events = body.events.len()))]
+pub async fn post_events(
+    _: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<EventBatch>,
+) -> Result<HttpResponse, ApiError> {
+    let batch = body.into_inner().events;
+    if batch.is_empty() || batch.len() > MAX_EVENTS_PER_BATCH {
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            format!(
+                "a batch holds 1 to {MAX_EVENTS_PER_BATCH} events; this one has {}",
+                batch.len()
+            ),
+        ));
+    }
+    let now = Utc::now();
+    let events = batch
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.parse(i, now))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::from)?;
+    // Durable before the acknowledgement.
+    state.store.insert_events(&events).await?;
+    Ok(HttpResponse::Ok().json(json!({ "accepted": events.len() })))
+}

@@ -1,0 +1,7 @@
+//! OpenAI-compatible endpoints, so existing clients work unchanged.
+
+mod chat_completions;
+mod models;
+
+pub use chat_completions::chat_completions;
+pub use models::list_models;

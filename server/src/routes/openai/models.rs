@@ -1,0 +1,36 @@
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::{auth::Admin, error::OpenAiError, state::AppState, store::ExperimentStatus};
+
+/// `GET /v1/models`: every model id, and every running experiment (its key is a valid `model`).
+#[tracing::instrument(name = "openai.models", skip_all)]
+pub async fn list_models(
+    _: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OpenAiError> {
+    let mut data: Vec<_> = state
+        .models
+        .models()
+        .map(|m| json!({ "id": m.id(), "object": "model", "created": 0, "owned_by": "blendlab" }))
+        .collect();
+    let experiments = state
+        .store
+        .experiments()
+        .await
+        .map_err(crate::error::ApiError::from)?;
+    data.extend(
+        experiments
+            .into_iter()
+            .filter(|e| e.status == ExperimentStatus::Running)
+            .map(|e| {
+                json!({
+                    "id": e.definition.key,
+                    "object": "model",
+                    "created": e.created_at.timestamp(),
+                    "owned_by": "blendlab-experiment",
+                })
+            }),
+    );
+    Ok(HttpResponse::Ok().json(json!({ "object": "list", "data": data })))
+}

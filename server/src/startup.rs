@@ -1,0 +1,82 @@
+//! Builds the app: store, models, listener. Tests call [`Application::build`] with port 0 and get
+//! the real app on its own port.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{dev::Server, web, App, HttpServer};
+use anyhow::Context as _;
+use blendlab_inference::ModelRegistry;
+use tokio::sync::Semaphore;
+use tracing_actix_web::TracingLogger;
+
+use crate::{auth::AdminToken, config::ServerConfig, error, routes, state::AppState, store::Store};
+
+pub struct Settings {
+    /// `HOST:PORT`; port 0 picks a free one.
+    pub bind: String,
+    /// `sqlite://PATH`.
+    pub database_url: String,
+    pub admin_token: String,
+    pub config: ServerConfig,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let admin_token = AdminToken::new(&settings.admin_token)?;
+        let store = Store::connect(&settings.database_url).await?;
+        let models_config = settings.config.models.clone();
+        let workers = settings.config.server.inference_workers;
+        // Loading GGUF files blocks for a while; keep it off the async runtime.
+        let models =
+            tokio::task::spawn_blocking(move || ModelRegistry::load(&models_config, workers))
+                .await
+                .context("model loading panicked")??;
+        let server_settings = settings.config.server.clone();
+        let state = web::Data::new(AppState {
+            store,
+            models,
+            admin_token,
+            chat_permits: Arc::new(Semaphore::new(server_settings.max_concurrent_chats)),
+            settings: server_settings.clone(),
+        });
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let body_limit = server_settings.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(body_limit)
+                        .error_handler(error::json_error),
+                )
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .configure(routes::configure)
+                .default_service(web::to(error::not_found))
+        })
+        .workers(server_settings.http_workers.max(1))
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,155 @@
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{from_micros, to_micros, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRow {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub experiment: Option<String>,
+    pub arm: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    pub message_id: String,
+    pub position: i64,
+    pub role: String,
+    pub content: String,
+    pub model: Option<String>,
+    pub choice_prob: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A conversation to create together with its first turn.
+pub type NewConversation = ConversationRow;
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub message_id: String,
+    pub role: &'static str,
+    pub content: String,
+    pub model: Option<String>,
+    pub choice_prob: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub prompt_tokens: Option<u32>,
+    pub completion_tokens: Option<u32>,
+    pub finish_reason: Option<&'static str>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Store {
+    pub async fn conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<ConversationRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT conversation_id, user_id, experiment, arm, created_at
+             FROM conversations WHERE conversation_id = ?",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| ConversationRow {
+            conversation_id: r.get("conversation_id"),
+            user_id: r.get("user_id"),
+            experiment: r.get("experiment"),
+            arm: r.get("arm"),
+            created_at: from_micros(r.get("created_at")),
+        }))
+    }
+
+    pub async fn messages(&self, conversation_id: &str) -> Result<Vec<MessageRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message_id, position, role, content, model, choice_prob, latency_ms,
+                    prompt_tokens, completion_tokens, created_at
+             FROM messages WHERE conversation_id = ? ORDER BY position",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| MessageRow {
+                message_id: r.get("message_id"),
+                position: r.get("position"),
+                role: r.get("role"),
+                content: r.get("content"),
+                model: r.get("model"),
+                choice_prob: r.get("choice_prob"),
+                latency_ms: r.get("latency_ms"),
+                prompt_tokens: r.get("prompt_tokens"),
+                completion_tokens: r.get("completion_tokens"),
+                created_at: from_micros(r.get("created_at")),
+            })
+            .collect())
+    }
+
+    /// Appends messages at `first_position` onwards in one transaction, creating the conversation
+    /// first when `new_conversation` is given. When another turn took those positions first, it
+    /// fails with [`StoreError::Conflict`] and writes nothing.
+    #[tracing::instrument(skip_all, fields(conversation = %conversation.conversation_id))]
+    pub async fn append_messages(
+        &self,
+        conversation: &ConversationRow,
+        create_conversation: bool,
+        first_position: i64,
+        messages: &[NewMessage],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if create_conversation {
+            sqlx::query(
+                "INSERT INTO conversations (conversation_id, user_id, experiment, arm, created_at)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&conversation.conversation_id)
+            .bind(&conversation.user_id)
+            .bind(&conversation.experiment)
+            .bind(&conversation.arm)
+            .bind(to_micros(conversation.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (offset, message) in messages.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO messages (message_id, conversation_id, position, user_id, experiment, arm,
+                    role, content, model, choice_prob, latency_ms, prompt_tokens, completion_tokens,
+                    finish_reason, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&message.message_id)
+            .bind(&conversation.conversation_id)
+            .bind(first_position + offset as i64)
+            .bind(&conversation.user_id)
+            .bind(&conversation.experiment)
+            .bind(&conversation.arm)
+            .bind(message.role)
+            .bind(&message.content)
+            .bind(&message.model)
+            .bind(message.choice_prob)
+            .bind(message.latency_ms)
+            .bind(message.prompt_tokens)
+            .bind(message.completion_tokens)
+            .bind(message.finish_reason)
+            .bind(to_micros(message.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn message_count(&self, conversation_id: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE conversation_id = ?")
+                .bind(conversation_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}

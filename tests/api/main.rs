@@ -1,0 +1,10 @@
+//! End-to-end: the real app over real HTTP, with the real Gemma model and a fresh SQLite file.
+
+mod assignment;
+mod auth;
+mod capacity;
+mod chat;
+mod errors;
+mod events;
+mod experiments;
+mod openai;
