@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps model build lint fmt clean-demo
+.PHONY: demo test deps pydeps model build lint fmt clean-demo
 
 ## Install Debian build packages (cmake, clang, libclang-dev) and the bundled model when missing.
 deps:
@@ -10,6 +10,11 @@ deps:
 
 model: deps
 	@bash scripts/fetch-model.sh >/dev/null
+
+## Python oracles the tests compare against (DuckDB).
+pydeps:
+	@bash scripts/install-python-deps.sh
+
 
 build: deps
 	$(CARGO) build --release --locked --bin blendlab
@@ -19,7 +24,7 @@ demo: model build
 	./target/release/blendlab demo
 
 ## Formatting, lints, unit and end-to-end tests (real model, real SQLite, real HTTP).
-test: model
+test: model pydeps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 	$(CARGO) test --locked --workspace

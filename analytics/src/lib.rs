@@ -1,1 +1,19 @@
-//! The retention and engagement report. The polars pipeline lands with the analytics issue.
+//! The retention and engagement report of an experiment.
+//!
+//! Pure functions over polars `LazyFrame`s (`pipeline`), statistics (`stats`), the report types
+//! of DESIGN.md (`report`) and its renderings (`render`). No database code: the server turns its
+//! store into the same frames that a Parquet directory gives.
+
+pub mod error;
+mod frames;
+pub mod load;
+pub mod pipeline;
+pub mod render;
+pub mod report;
+pub mod schema;
+pub mod stats;
+pub mod synth;
+
+pub use error::AnalyticsError;
+pub use load::{DataDir, LogFrames};
+pub use report::{compute_report, Report, ReportRequest};

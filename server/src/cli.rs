@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     auth::AdminToken,
     config::ServerConfig,
-    demo,
+    demo, reporting,
     startup::{Application, Settings},
     store::Store,
 };
@@ -36,6 +36,13 @@ enum Command {
     /// Define and steer experiments in a store.
     #[command(subcommand)]
     Experiment(ExperimentCommand),
+    /// The retention and engagement report of an experiment (JSON, Markdown or HTML).
+    Report(reporting::command::ReportArgs),
+    /// Users needed per arm to detect a relative lift in a rate.
+    Plan(reporting::command::PlanArgs),
+    /// Benchmarks whose figures the README quotes.
+    #[command(subcommand)]
+    Bench(reporting::bench::BenchCommand),
 }
 
 #[derive(Args)]
@@ -115,7 +122,7 @@ impl Cli {
     /// The demo talks to a person on stdout; server logs would drown it.
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Demo(_) => "warn",
+            Command::Demo(_) | Command::Report(_) | Command::Plan(_) | Command::Bench(_) => "warn",
             _ => "info,sqlx=warn",
         }
     }
@@ -125,6 +132,9 @@ impl Cli {
             Command::Serve(args) => serve(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Experiment(command) => experiment(command).await,
+            Command::Report(args) => reporting::command::report(args).await,
+            Command::Plan(args) => reporting::command::plan(args),
+            Command::Bench(command) => reporting::bench::run(command).await,
         }
     }
 }

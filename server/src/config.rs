@@ -32,6 +32,8 @@ pub struct ServerSettings {
     pub max_tokens_limit: u32,
     /// actix-web worker threads.
     pub http_workers: usize,
+    /// Compute and store every running experiment's report after each UTC midnight.
+    pub daily_reports: bool,
 }
 
 impl Default for ServerSettings {
@@ -43,6 +45,7 @@ impl Default for ServerSettings {
             max_message_chars: 16_000,
             max_tokens_limit: 1024,
             http_workers: 2,
+            daily_reports: true,
         }
     }
 }

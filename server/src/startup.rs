@@ -37,6 +37,9 @@ impl Application {
                 .await
                 .context("model loading panicked")??;
         let server_settings = settings.config.server.clone();
+        if server_settings.daily_reports {
+            tokio::spawn(crate::reporting::daily::run(store.clone()));
+        }
         let state = web::Data::new(AppState {
             store,
             models,

@@ -5,7 +5,9 @@ mod assignments;
 mod conversations;
 mod events;
 mod experiments;
+mod reports;
 mod users;
+mod warehouse;
 
 use std::{str::FromStr, time::Duration};
 
@@ -19,6 +21,8 @@ pub use assignments::AssignmentRow;
 pub use conversations::{ConversationRow, MessageRow, NewConversation, NewMessage};
 pub use events::NewEvent;
 pub use experiments::{ExperimentRow, ExperimentStatus};
+pub use reports::StoredReport;
+pub use warehouse::{AssignmentColumns, EventColumns, MessageColumns};
 
 #[derive(Clone)]
 pub struct Store {

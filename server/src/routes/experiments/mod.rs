@@ -2,7 +2,9 @@
 
 mod assignment;
 mod define;
+mod history;
 mod lifecycle;
+mod report;
 
 use actix_web::web;
 use blendlab_experiments::{Experiment, ExperimentDefinition, ExperimentKey};
@@ -22,6 +24,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/experiments/{key}", web::put().to(define::replace))
         .route("/experiments/{key}/start", web::post().to(lifecycle::start))
         .route("/experiments/{key}/stop", web::post().to(lifecycle::stop))
+        .route("/experiments/{key}/report", web::get().to(report::show))
+        .route("/experiments/{key}/reports", web::get().to(history::list))
+        .route(
+            "/experiments/{key}/reports/{as_of}",
+            web::get().to(history::show),
+        )
         .route(
             "/experiments/{key}/assignment/{user_id}",
             web::get().to(assignment::show),

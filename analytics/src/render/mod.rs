@@ -1,0 +1,28 @@
+//! The report as Markdown and as a self-contained HTML page (inline SVG charts, no scripts, no
+//! network), next to the JSON contract.
+
+mod html;
+mod markdown;
+mod svg;
+
+pub use html::html;
+pub use markdown::markdown;
+
+fn percent(x: Option<f64>) -> String {
+    x.map_or_else(|| "–".to_owned(), |x| format!("{:.1}%", 100.0 * x))
+}
+
+fn number(x: Option<f64>, decimals: usize) -> String {
+    x.map_or_else(|| "–".to_owned(), |x| format!("{x:.decimals$}"))
+}
+
+fn p_value(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+/// The days a reader looks at first.
+const HEADLINE_DAYS: [u32; 5] = [1, 3, 7, 14, 30];

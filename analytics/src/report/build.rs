@@ -1,0 +1,368 @@
+//! From the collected frames to the report: counts per day, then statistics against control.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::columns::{counts, floats, strings};
+use super::{
+    attribution, guardrails, power_laws, ArmReport, EngagementDay, MeanVsControl, PowerLaws,
+    Report, ReportRequest, RetentionDay, RetentionVsControl, Srm, SrmArm, SRM_WARNING_P,
+};
+use crate::frames::Collected;
+use crate::pipeline::{out, Horizon};
+use crate::schema::{assignments as a, messages as m};
+use crate::stats::{self, MeanSummary, ProportionCounts, ALPHA};
+use crate::AnalyticsError;
+
+/// One arm's per-day counts before any comparison.
+struct ArmCounts {
+    name: String,
+    weight: f64,
+    models: Vec<String>,
+    users: u64,
+    retention: Vec<RetentionDay>,
+    engagement: Vec<EngagementDay>,
+    time: Vec<Option<MeanSummary>>,
+    user_messages: Vec<Option<MeanSummary>>,
+}
+
+pub fn assemble(
+    request: &ReportRequest,
+    start: NaiveDate,
+    horizon: Horizon,
+    collected: Collected,
+) -> Result<Report, AnalyticsError> {
+    let sizes = cohort_sizes(&collected)?;
+    let per_day = arm_days(&collected)?;
+    let observed_models = arm_models(&collected)?;
+    let arm_list = arm_list(request, &sizes, &observed_models)?;
+    let mut arms: Vec<ArmCounts> = arm_list
+        .into_iter()
+        .map(|(name, weight, models)| arm_counts(name, weight, models, horizon, &sizes, &per_day))
+        .collect();
+    let control_index = arms
+        .iter()
+        .position(|arm| arm.name == request.control)
+        .expect("arm_list checks control");
+    arms.swap(0, control_index);
+
+    let users_of = |arm: &str| arms.iter().find(|a| a.name == arm).map_or(0, |a| a.users);
+    let mut guardrails: BTreeMap<String, _> = guardrails::read(&collected.guardrails, users_of)?
+        .into_iter()
+        .collect();
+    let mut components: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for (arm, row) in attribution::read(&collected.attribution)? {
+        components.entry(arm).or_default().push(row);
+    }
+
+    let srm = srm(&arms);
+    let control_report = arm_report_without_comparison(&arms[0], &mut guardrails, &mut components);
+    let mut reports = vec![control_report.clone()];
+    for arm in &arms[1..] {
+        let mut report = arm_report_without_comparison(arm, &mut guardrails, &mut components);
+        compare(&mut report, arm, &control_report, &arms[0]);
+        report.power_law = power_laws(&report.retention, &report.engagement, &control_report);
+        reports.push(report);
+    }
+    Ok(Report {
+        experiment: request.experiment.clone(),
+        as_of: request.as_of,
+        control: request.control.clone(),
+        window_days: horizon.window_days,
+        start,
+        srm,
+        arms: reports,
+    })
+}
+
+/// (arm, d0) -> users.
+fn cohort_sizes(collected: &Collected) -> Result<Vec<(String, i64, u64)>, AnalyticsError> {
+    let df = &collected.cohort_sizes;
+    let arms = strings(df, a::ARM)?;
+    let d0 = floats(df, out::D0)?;
+    let users = counts(df, out::USERS)?;
+    Ok(arms
+        .into_iter()
+        .zip(d0)
+        .zip(users)
+        .map(|((arm, d0), n)| (arm, d0.unwrap_or(0.0) as i64, n))
+        .collect())
+}
+
+struct DayRow {
+    retained: u64,
+    time: MeanSummary,
+    user_messages: MeanSummary,
+}
+
+/// (arm, k) -> active users' counts and moments.
+fn arm_days(collected: &Collected) -> Result<BTreeMap<(String, u32), DayRow>, AnalyticsError> {
+    let df = &collected.arm_days;
+    let arms = strings(df, a::ARM)?;
+    let k = counts(df, out::K)?;
+    let retained = counts(df, out::RETAINED)?;
+    let (time_mean, time_var) = (floats(df, out::TIME_MEAN)?, floats(df, out::TIME_VAR)?);
+    let (messages_mean, messages_var) = (
+        floats(df, out::MESSAGES_MEAN)?,
+        floats(df, out::MESSAGES_VAR)?,
+    );
+    let summary = |mean: Option<f64>, var: Option<f64>, n: u64| MeanSummary {
+        mean: mean.unwrap_or(0.0),
+        variance: var.unwrap_or(0.0),
+        n,
+    };
+    Ok((0..df.height())
+        .map(|i| {
+            let row = DayRow {
+                retained: retained[i],
+                time: summary(time_mean[i], time_var[i], retained[i]),
+                user_messages: summary(messages_mean[i], messages_var[i], retained[i]),
+            };
+            ((arms[i].clone(), k[i] as u32), row)
+        })
+        .collect())
+}
+
+fn arm_models(collected: &Collected) -> Result<BTreeMap<String, Vec<String>>, AnalyticsError> {
+    let df = &collected.arm_models;
+    let mut models: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (arm, model) in strings(df, a::ARM)?.into_iter().zip(strings(df, m::MODEL)?) {
+        models.entry(arm).or_default().push(model);
+    }
+    Ok(models)
+}
+
+/// The arms to report, with weights and models: the definition's when given; otherwise the arms
+/// seen in the data at equal weights. Control must be one of them.
+fn arm_list(
+    request: &ReportRequest,
+    sizes: &[(String, i64, u64)],
+    observed_models: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<(String, f64, Vec<String>)>, AnalyticsError> {
+    let arms: Vec<(String, f64, Vec<String>)> = match &request.arms {
+        Some(specs) => specs
+            .iter()
+            .map(|s| (s.name.clone(), s.weight, s.models.clone()))
+            .collect(),
+        None => {
+            let mut names: Vec<String> = sizes.iter().map(|(arm, _, _)| arm.clone()).collect();
+            names.dedup();
+            let weight = 1.0 / names.len().max(1) as f64;
+            names
+                .into_iter()
+                .map(|name| {
+                    let models = observed_models.get(&name).cloned().unwrap_or_default();
+                    (name, weight, models)
+                })
+                .collect()
+        }
+    };
+    if !arms.iter().any(|(name, _, _)| *name == request.control) {
+        let names: Vec<&str> = arms.iter().map(|(name, _, _)| name.as_str()).collect();
+        return Err(AnalyticsError::UnknownControl {
+            control: request.control.clone(),
+            arms: names.join(", "),
+        });
+    }
+    Ok(arms)
+}
+
+fn arm_counts(
+    name: String,
+    weight: f64,
+    models: Vec<String>,
+    horizon: Horizon,
+    sizes: &[(String, i64, u64)],
+    per_day: &BTreeMap<(String, u32), DayRow>,
+) -> ArmCounts {
+    let cohort: Vec<(i64, u64)> = sizes
+        .iter()
+        .filter(|(arm, _, _)| *arm == name)
+        .map(|(_, d0, n)| (*d0, *n))
+        .collect();
+    let users = cohort.iter().map(|(_, n)| n).sum();
+    let (mut retention, mut engagement, mut time, mut user_messages) =
+        (vec![], vec![], vec![], vec![]);
+    for day in 0..=horizon.window_days {
+        let eligible: u64 = cohort
+            .iter()
+            .filter(|(d0, _)| d0 + day as i64 <= horizon.as_of_day)
+            .map(|(_, n)| n)
+            .sum();
+        let row = per_day.get(&(name.clone(), day));
+        let retained = row.map_or(0, |r| r.retained);
+        retention.push(RetentionDay {
+            day,
+            eligible,
+            retained,
+            rate: (eligible > 0).then(|| retained as f64 / eligible as f64),
+            vs_control: None,
+        });
+        engagement.push(EngagementDay {
+            day,
+            active: retained,
+            mean_time_spent_s: row.map(|r| r.time.mean),
+            mean_user_messages: row.map(|r| r.user_messages.mean),
+            vs_control: None,
+            vs_control_user_messages: None,
+        });
+        time.push(row.map(|r| r.time));
+        user_messages.push(row.map(|r| r.user_messages));
+    }
+    ArmCounts {
+        name,
+        weight,
+        models,
+        users,
+        retention,
+        engagement,
+        time,
+        user_messages,
+    }
+}
+
+fn arm_report_without_comparison(
+    arm: &ArmCounts,
+    guardrails: &mut BTreeMap<String, guardrails::Guardrails>,
+    components: &mut BTreeMap<String, Vec<attribution::ComponentAttribution>>,
+) -> ArmReport {
+    ArmReport {
+        arm: arm.name.clone(),
+        users: arm.users,
+        models: arm.models.clone(),
+        retention: arm.retention.clone(),
+        engagement: arm.engagement.clone(),
+        power_law: PowerLaws::default(),
+        guardrails: guardrails.remove(&arm.name).unwrap_or_default(),
+        attribution: components.remove(&arm.name).unwrap_or_default(),
+    }
+}
+
+/// Fills `vs_control` for every day and metric, then corrects the arm's whole family of p-values
+/// (days x {retention, time spent, user messages}) with Holm and Benjamini-Hochberg.
+fn compare(
+    report: &mut ArmReport,
+    arm: &ArmCounts,
+    control_report: &ArmReport,
+    control: &ArmCounts,
+) {
+    for (day, control_day) in report.retention.iter_mut().zip(&control_report.retention) {
+        day.vs_control = retention_vs_control(
+            ProportionCounts::new(day.retained, day.eligible),
+            ProportionCounts::new(control_day.retained, control_day.eligible),
+        );
+    }
+    for (i, day) in report.engagement.iter_mut().enumerate() {
+        day.vs_control = mean_vs_control(arm.time[i], control.time[i]);
+        day.vs_control_user_messages =
+            mean_vs_control(arm.user_messages[i], control.user_messages[i]);
+    }
+    let mut family: Vec<f64> = Vec::new();
+    family.extend(
+        report
+            .retention
+            .iter()
+            .filter_map(|d| d.vs_control.as_ref().map(|v| v.p_value)),
+    );
+    for day in &report.engagement {
+        family.extend(day.vs_control.as_ref().map(|v| v.p_value));
+        family.extend(day.vs_control_user_messages.as_ref().map(|v| v.p_value));
+    }
+    let (holm, bh) = (stats::holm(&family), stats::benjamini_hochberg(&family));
+    let mut adjusted = holm.into_iter().zip(bh);
+    for vs in report
+        .retention
+        .iter_mut()
+        .filter_map(|d| d.vs_control.as_mut())
+    {
+        (vs.p_value_adjusted, vs.q_value) = adjusted.next().expect("one adjustment per p-value");
+    }
+    for day in &mut report.engagement {
+        for vs in [
+            day.vs_control.as_mut(),
+            day.vs_control_user_messages.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            (vs.p_value_adjusted, vs.q_value) =
+                adjusted.next().expect("one adjustment per p-value");
+        }
+    }
+}
+
+/// `None` when a side has no eligible users or no retained user (the log ratio is undefined).
+fn retention_vs_control(
+    arm: ProportionCounts,
+    control: ProportionCounts,
+) -> Option<RetentionVsControl> {
+    let test = stats::two_proportion_z_test(arm, control)?;
+    let (ci_low, ci_high) = stats::ratio_ci(arm, control, ALPHA)?;
+    let sequential = stats::sequential_relative(arm, control, ALPHA)?;
+    let (rate_arm, rate_control) = (arm.rate()?, control.rate()?);
+    Some(RetentionVsControl {
+        diff: rate_arm - rate_control,
+        ratio: rate_arm / rate_control,
+        ci_low,
+        ci_high,
+        p_value: test.p_value,
+        p_value_adjusted: test.p_value,
+        q_value: test.p_value,
+        seq_ci_low: 1.0 + sequential.ci_low,
+        seq_ci_high: 1.0 + sequential.ci_high,
+        seq_p_value: sequential.p_value,
+    })
+}
+
+/// `None` when a side has fewer than two active users or no variance.
+fn mean_vs_control(
+    arm: Option<MeanSummary>,
+    control: Option<MeanSummary>,
+) -> Option<MeanVsControl> {
+    let (arm, control) = (arm?, control?);
+    let test = stats::welch_t_test(arm, control, ALPHA)?;
+    let sequential = stats::sequential_absolute(arm, control, ALPHA)?;
+    Some(MeanVsControl {
+        diff: test.diff,
+        ci_low: test.ci_low,
+        ci_high: test.ci_high,
+        p_value: test.p_value,
+        p_value_adjusted: test.p_value,
+        q_value: test.p_value,
+        seq_ci_low: sequential.ci_low,
+        seq_ci_high: sequential.ci_high,
+        seq_p_value: sequential.p_value,
+    })
+}
+
+fn srm(arms: &[ArmCounts]) -> Srm {
+    let observed: Vec<u64> = arms.iter().map(|a| a.users).collect();
+    let weights: Vec<f64> = arms.iter().map(|a| a.weight).collect();
+    let total: u64 = observed.iter().sum();
+    let weight_sum: f64 = weights.iter().sum();
+    let test = stats::srm_p_value(&observed, &weights);
+    let p_value = test.map_or(1.0, |(_, p)| p);
+    Srm {
+        chi2: test.map(|(chi2, _)| chi2),
+        p_value,
+        warning: p_value < SRM_WARNING_P,
+        arms: arms
+            .iter()
+            .map(|arm| SrmArm {
+                arm: arm.name.clone(),
+                users: arm.users,
+                expected_share: if weight_sum > 0.0 {
+                    arm.weight / weight_sum
+                } else {
+                    0.0
+                },
+                observed_share: if total > 0 {
+                    arm.users as f64 / total as f64
+                } else {
+                    0.0
+                },
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,69 @@
+//! Hand-built logs: a person can check every expected number.
+#![allow(dead_code)]
+
+use blendlab_analytics::{load::SourceNames, LogFrames};
+use chrono::{DateTime, NaiveDate};
+use polars::prelude::*;
+
+pub fn micros(timestamp: &str) -> i64 {
+    DateTime::parse_from_rfc3339(timestamp)
+        .expect("an RFC 3339 timestamp")
+        .timestamp_micros()
+}
+
+fn datetime_column(name: &str, timestamps: &[&str]) -> Column {
+    Int64Chunked::from_vec(name.into(), timestamps.iter().map(|t| micros(t)).collect())
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column()
+}
+
+/// (user_id, arm, assigned_at) rows of one experiment.
+pub fn assignments(experiment: &str, rows: &[(&str, &str, &str)]) -> DataFrame {
+    DataFrame::new_infer_height(vec![
+        Column::new(
+            "user_id".into(),
+            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        ),
+        Column::new("experiment".into(), vec![experiment; rows.len()]),
+        Column::new("arm".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+        datetime_column("assigned_at", &rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+    ])
+    .unwrap()
+}
+
+/// (user_id, conversation_id, role, model, created_at) rows; model "" is null.
+pub fn messages(rows: &[(&str, &str, &str, &str, &str)]) -> DataFrame {
+    DataFrame::new_infer_height(vec![
+        Column::new(
+            "user_id".into(),
+            rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "conversation_id".into(),
+            rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        ),
+        Column::new("role".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+        Column::new(
+            "model".into(),
+            rows.iter()
+                .map(|r| (!r.3.is_empty()).then_some(r.3))
+                .collect::<Vec<_>>(),
+        ),
+        datetime_column("created_at", &rows.iter().map(|r| r.4).collect::<Vec<_>>()),
+    ])
+    .unwrap()
+}
+
+pub fn frames(assignments: DataFrame, messages: DataFrame) -> LogFrames {
+    LogFrames::new(
+        assignments.lazy(),
+        messages.lazy(),
+        None,
+        &SourceNames::default(),
+    )
+    .unwrap()
+}
+
+pub fn date(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}

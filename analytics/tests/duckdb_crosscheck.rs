@@ -1,0 +1,109 @@
+//! A generated log with known structure, reported by the polars pipeline and by DuckDB running
+//! the same definitions in SQL (`duckdb_report.py`). Counts must match exactly, means to 1e-9.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use blendlab_analytics::report::ReportRequest;
+use blendlab_analytics::synth::{write_parquet, SynthSpec};
+use blendlab_analytics::{compute_report, DataDir};
+use serde_json::Value;
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("blendlab-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn duckdb(dir: &Path, experiment: &str, as_of: &str, window: u32) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/duckdb_report.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .args([
+            dir.to_str().unwrap(),
+            experiment,
+            as_of,
+            &window.to_string(),
+        ])
+        .output()
+        .expect("python3 runs (make test installs duckdb)");
+    assert!(
+        output.status.success(),
+        "duckdb_report.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(1.0)
+}
+
+#[test]
+fn every_count_and_mean_matches_duckdb() {
+    let dir = scratch_dir("duckdb");
+    let spec = SynthSpec::chai(4_000, 7);
+    let written = write_parquet(&spec, &dir).unwrap();
+    assert!(written.messages > 50_000, "{written:?}");
+    // as_of in the middle of the log: some days are not yet eligible for late cohorts.
+    for as_of in ["2026-10-20", "2026-11-29"] {
+        let request = ReportRequest {
+            experiment: spec.experiment.clone(),
+            as_of: as_of.parse().unwrap(),
+            control: "control".into(),
+            window_days: 30,
+            arms: None,
+        };
+        let report = compute_report(&DataDir::scan(&dir).unwrap(), &request).unwrap();
+        let reference = duckdb(&dir, &spec.experiment, as_of, 30);
+        assert_eq!(report.arms.len(), reference.as_object().unwrap().len());
+        for arm in &report.arms {
+            let want = &reference[&arm.arm];
+            assert_eq!(
+                arm.users,
+                want["users"].as_u64().unwrap(),
+                "{} users",
+                arm.arm
+            );
+            assert_eq!(arm.guardrails.messages, want["messages"].as_u64().unwrap());
+            assert_eq!(
+                arm.guardrails.conversations,
+                want["conversations"].as_u64().unwrap()
+            );
+            assert_eq!(arm.guardrails.replies, want["replies"].as_u64().unwrap());
+            for (retention, engagement) in arm.retention.iter().zip(&arm.engagement) {
+                let day = &want["days"][retention.day.to_string()];
+                assert_eq!(
+                    retention.eligible,
+                    day["eligible"].as_u64().unwrap(),
+                    "{} day {}",
+                    arm.arm,
+                    retention.day
+                );
+                assert_eq!(
+                    retention.retained,
+                    day["retained"].as_u64().unwrap(),
+                    "{} day {}",
+                    arm.arm,
+                    retention.day
+                );
+                assert_eq!(engagement.active, retention.retained);
+                match (engagement.mean_time_spent_s, day["time_mean"].as_f64()) {
+                    (Some(got), Some(want)) => assert!(
+                        close(got, want),
+                        "time day {}: {got} vs {want}",
+                        retention.day
+                    ),
+                    (got, want) => assert_eq!(got, want, "time day {}", retention.day),
+                }
+                match (engagement.mean_user_messages, day["messages_mean"].as_f64()) {
+                    (Some(got), Some(want)) => {
+                        assert!(close(got, want), "messages day {}", retention.day)
+                    }
+                    (got, want) => assert_eq!(got, want),
+                }
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

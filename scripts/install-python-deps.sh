@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Python packages the tests call as independent oracles (DuckDB for the report's counts).
+# Installed only when missing. The statistics vectors are committed; regenerating them needs
+# `pip install scipy statsmodels gbstats` (see analytics/vectors/stats_vectors.py).
+set -euo pipefail
+if ! python3 -c "import duckdb" 2>/dev/null; then
+  echo "installing duckdb from PyPI" >&2
+  python3 -m pip install -q --disable-pip-version-check duckdb >&2
+fi

@@ -1,0 +1,64 @@
+use actix_web::{http::StatusCode, web, HttpResponse};
+use blendlab_analytics::AnalyticsError;
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::{load, parse_key};
+use crate::{
+    auth::Admin,
+    error::ApiError,
+    reporting::{report_from_store, source::StoreReportError, ReportFormat},
+    state::AppState,
+};
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    /// The last UTC day that counts (default: today).
+    as_of: Option<NaiveDate>,
+    format: Option<ReportFormat>,
+}
+
+/// The report of DESIGN.md computed now over the store: JSON (default), `md` or `html`.
+#[tracing::instrument(name = "experiments.report", skip_all, fields(experiment = %path))]
+pub async fn show(
+    _: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let key = parse_key(&path)?;
+    load(&state, &key).await?;
+    let as_of = query.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let report = report_from_store(&state.store, key.as_str(), as_of)
+        .await
+        .map_err(report_error)?;
+    let format = query.format.unwrap_or(ReportFormat::Json);
+    let body = format.render(&report).map_err(ApiError::unexpected)?;
+    let content_type = match format {
+        ReportFormat::Json => "application/json",
+        ReportFormat::Md => "text/markdown; charset=utf-8",
+        ReportFormat::Html => "text/html; charset=utf-8",
+    };
+    Ok(HttpResponse::Ok().content_type(content_type).body(body))
+}
+
+fn report_error(error: StoreReportError) -> ApiError {
+    match error {
+        StoreReportError::UnknownExperiment(key) => ApiError::not_found(
+            "experiment_not_found",
+            format!("experiment `{key}` does not exist"),
+        ),
+        StoreReportError::Analytics(error @ AnalyticsError::UnknownExperiment(_)) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_exposures",
+            format!("{error}: no user has been exposed yet"),
+        ),
+        StoreReportError::Analytics(error) if error.is_user_error() => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_report_request",
+            error.to_string(),
+        )
+        .with_param("as_of"),
+        other => ApiError::unexpected(anyhow::Error::new(other)),
+    }
+}

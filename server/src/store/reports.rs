@@ -1,0 +1,95 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+
+use super::{from_micros, to_micros, Store, StoreError};
+
+/// A stored daily report.
+#[derive(Debug, Clone)]
+pub struct StoredReport {
+    pub as_of: NaiveDate,
+    pub report: serde_json::Value,
+    pub computed_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Stores (or replaces) the report of `experiment` as of `as_of`.
+    #[tracing::instrument(skip(self, report))]
+    pub async fn save_report(
+        &self,
+        experiment: &str,
+        as_of: NaiveDate,
+        report: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO reports (experiment, as_of, report, computed_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (experiment, as_of) DO UPDATE SET report = excluded.report, computed_at = excluded.computed_at",
+        )
+        .bind(experiment)
+        .bind(as_of.to_string())
+        .bind(report.to_string())
+        .bind(to_micros(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The stored reports of `experiment`, oldest first.
+    pub async fn reports(&self, experiment: &str) -> Result<Vec<StoredReport>, StoreError> {
+        self.fetch_reports(experiment, None).await
+    }
+
+    async fn fetch_reports(
+        &self,
+        experiment: &str,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Vec<StoredReport>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT as_of, report, computed_at FROM reports WHERE experiment = ? AND (? IS NULL OR as_of = ?)
+             ORDER BY as_of",
+        )
+        .bind(experiment)
+        .bind(as_of.map(|d| d.to_string()))
+        .bind(as_of.map(|d| d.to_string()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let as_of: String = row.get(0);
+                let report: String = row.get(1);
+                Ok(StoredReport {
+                    as_of: as_of.parse().map_err(|e| {
+                        StoreError::Unexpected(anyhow::anyhow!("stored as_of {as_of:?}: {e}"))
+                    })?,
+                    report: serde_json::from_str(&report)
+                        .map_err(|e| StoreError::Unexpected(e.into()))?,
+                    computed_at: from_micros(row.get(2)),
+                })
+            })
+            .collect()
+    }
+
+    /// The days that already have a stored report, oldest first.
+    pub async fn report_days(&self, experiment: &str) -> Result<Vec<NaiveDate>, StoreError> {
+        let days: Vec<String> =
+            sqlx::query_scalar("SELECT as_of FROM reports WHERE experiment = ? ORDER BY as_of")
+                .bind(experiment)
+                .fetch_all(&self.pool)
+                .await?;
+        days.iter()
+            .map(|d| {
+                d.parse()
+                    .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("stored as_of {d:?}: {e}")))
+            })
+            .collect()
+    }
+
+    /// One stored report.
+    pub async fn stored_report(
+        &self,
+        experiment: &str,
+        as_of: NaiveDate,
+    ) -> Result<Option<StoredReport>, StoreError> {
+        Ok(self.fetch_reports(experiment, Some(as_of)).await?.pop())
+    }
+}

@@ -1,0 +1,124 @@
+//! The log of one experiment as plain columns, in the analytics schema (DESIGN: log schema).
+//! `report --db` and the report endpoint turn these into LazyFrames; `export` into Parquet.
+
+use futures::TryStreamExt;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// Assignments of one experiment, column by column.
+#[derive(Debug, Default)]
+pub struct AssignmentColumns {
+    pub user_id: Vec<String>,
+    pub arm: Vec<String>,
+    pub assigned_at: Vec<i64>,
+}
+
+/// Messages of one experiment's enrolled users, column by column.
+#[derive(Debug, Default)]
+pub struct MessageColumns {
+    pub message_id: Vec<String>,
+    pub user_id: Vec<String>,
+    pub conversation_id: Vec<String>,
+    pub role: Vec<String>,
+    pub model: Vec<Option<String>>,
+    pub created_at: Vec<i64>,
+    pub latency_ms: Vec<Option<f64>>,
+    pub prompt_tokens: Vec<Option<i64>>,
+    pub completion_tokens: Vec<Option<i64>>,
+    pub choice_prob: Vec<Option<f64>>,
+    pub content_chars: Vec<i64>,
+    pub finish_reason: Vec<Option<String>>,
+}
+
+/// Events of one experiment's enrolled users, column by column.
+#[derive(Debug, Default)]
+pub struct EventColumns {
+    pub user_id: Vec<String>,
+    pub conversation_id: Vec<Option<String>>,
+    pub message_id: Vec<Option<String>>,
+    pub kind: Vec<String>,
+    pub value: Vec<Option<f64>>,
+    pub created_at: Vec<i64>,
+}
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn assignment_columns(
+        &self,
+        experiment: &str,
+    ) -> Result<AssignmentColumns, StoreError> {
+        let mut rows =
+            sqlx::query("SELECT user_id, arm, assigned_at FROM assignments WHERE experiment = ?")
+                .bind(experiment)
+                .fetch(&self.pool);
+        let mut out = AssignmentColumns::default();
+        while let Some(row) = rows.try_next().await? {
+            out.user_id.push(row.get(0));
+            out.arm.push(row.get(1));
+            out.assigned_at.push(row.get(2));
+        }
+        Ok(out)
+    }
+
+    /// Every message of the experiment's enrolled users up to `until_micros` (exclusive),
+    /// including their direct traffic outside the experiment: activity is activity.
+    #[tracing::instrument(skip(self))]
+    pub async fn message_columns(
+        &self,
+        experiment: &str,
+        until_micros: i64,
+    ) -> Result<MessageColumns, StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT m.message_id, m.user_id, m.conversation_id, m.role, m.model, m.created_at, m.latency_ms,
+                    m.prompt_tokens, m.completion_tokens, m.choice_prob, length(m.content), m.finish_reason
+             FROM messages m JOIN assignments a ON a.user_id = m.user_id AND a.experiment = ?
+             WHERE m.created_at < ?",
+        )
+        .bind(experiment)
+        .bind(until_micros)
+        .fetch(&self.pool);
+        let mut out = MessageColumns::default();
+        while let Some(row) = rows.try_next().await? {
+            out.message_id.push(row.get(0));
+            out.user_id.push(row.get(1));
+            out.conversation_id.push(row.get(2));
+            out.role.push(row.get(3));
+            out.model.push(row.get(4));
+            out.created_at.push(row.get(5));
+            out.latency_ms.push(row.get(6));
+            out.prompt_tokens.push(row.get(7));
+            out.completion_tokens.push(row.get(8));
+            out.choice_prob.push(row.get(9));
+            out.content_chars.push(row.get(10));
+            out.finish_reason.push(row.get(11));
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn event_columns(
+        &self,
+        experiment: &str,
+        until_micros: i64,
+    ) -> Result<EventColumns, StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT e.user_id, e.conversation_id, e.message_id, e.kind, e.value, e.created_at
+             FROM events e JOIN assignments a ON a.user_id = e.user_id AND a.experiment = ?
+             WHERE e.created_at < ?",
+        )
+        .bind(experiment)
+        .bind(until_micros)
+        .fetch(&self.pool);
+        let mut out = EventColumns::default();
+        while let Some(row) = rows.try_next().await? {
+            out.user_id.push(row.get(0));
+            out.conversation_id.push(row.get(1));
+            out.message_id.push(row.get(2));
+            out.kind.push(row.get(3));
+            out.value.push(row.get(4));
+            out.created_at.push(row.get(5));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,124 @@
+use blendlab_server::reporting::daily;
+use blendlab_server::store::Store;
+use blendlab_tests::{example_definition, spawn_app, TestApp};
+use chrono::{Duration, NaiveDate, Utc};
+use serde_json::json;
+
+/// Writes a past day's traffic straight into the store, as if the server had served it then.
+async fn past_traffic(app: &TestApp, rows: &[(&str, &str, NaiveDate, u32)]) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap();
+    for (i, (user, arm, day, hour)) in rows.iter().enumerate() {
+        let at = day
+            .and_hms_opt(*hour, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        sqlx::query("INSERT OR IGNORE INTO assignments (experiment, user_id, arm, assigned_at) VALUES ('chai-blend', ?, ?, ?)")
+            .bind(user)
+            .bind(arm)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let conversation = format!("past-{i}");
+        sqlx::query("INSERT INTO conversations (conversation_id, user_id, experiment, arm, created_at) VALUES (?, ?, 'chai-blend', ?, ?)")
+            .bind(&conversation)
+            .bind(user)
+            .bind(arm)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        for (position, role) in ["user", "assistant"].iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO messages (message_id, conversation_id, position, user_id, experiment, arm, role, content, model, created_at)
+                 VALUES (?, ?, ?, ?, 'chai-blend', ?, ?, 'hi', ?, ?)",
+            )
+            .bind(format!("{conversation}-{position}"))
+            .bind(&conversation)
+            .bind(position as i64)
+            .bind(user)
+            .bind(arm)
+            .bind(role)
+            .bind((position == 1).then_some("large"))
+            .bind(at + position as i64 * 3_000_000)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_daily_job_stores_each_missing_day_once_and_the_history_lists_them() {
+    let app = spawn_app().await;
+    app.start_experiment(&example_definition()).await;
+    let today = Utc::now().date_naive();
+    let start = today - Duration::days(3);
+    past_traffic(
+        &app,
+        &[
+            ("old-1", "control", start, 9),
+            ("old-2", "blend", start, 10),
+            ("old-1", "control", start + Duration::days(1), 11),
+        ],
+    )
+    .await;
+    let store = Store::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap();
+
+    let done = daily::catch_up(&store, today).await.unwrap();
+    let days = vec![start, start + Duration::days(1), start + Duration::days(2)];
+    assert_eq!(
+        done,
+        vec![("chai-blend".to_owned(), days.clone())],
+        "through yesterday, not today"
+    );
+    let again = daily::catch_up(&store, today).await.unwrap();
+    assert_eq!(
+        again,
+        vec![("chai-blend".to_owned(), vec![])],
+        "a stored day is not recomputed"
+    );
+
+    let (status, history) = app.get_json("/api/v1/experiments/chai-blend/reports").await;
+    assert_eq!(status, 200, "{history}");
+    let listed: Vec<_> = history["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["as_of"].clone())
+        .collect();
+    assert_eq!(
+        listed,
+        days.iter()
+            .map(|d| json!(d.to_string()))
+            .collect::<Vec<_>>()
+    );
+
+    let day_one = start + Duration::days(1);
+    let (status, report) = app
+        .get_json(&format!("/api/v1/experiments/chai-blend/reports/{day_one}"))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["as_of"], day_one.to_string());
+    let control = &report["arms"][0];
+    assert_eq!(
+        (
+            control["arm"].as_str(),
+            control["retention"][1]["retained"].as_u64()
+        ),
+        (Some("control"), Some(1))
+    );
+
+    let (status, body) = app
+        .get_json(&format!("/api/v1/experiments/chai-blend/reports/{today}"))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("report_not_found"))
+    );
+}
