@@ -38,6 +38,8 @@ enum Command {
     Experiment(ExperimentCommand),
     /// The retention and engagement report of an experiment (JSON, Markdown or HTML).
     Report(reporting::command::ReportArgs),
+    /// Write the store's log as day-partitioned Parquet (incremental).
+    Export(reporting::export::ExportArgs),
     /// Users needed per arm to detect a relative lift in a rate.
     Plan(reporting::command::PlanArgs),
     /// Benchmarks whose figures the README quotes.
@@ -122,7 +124,11 @@ impl Cli {
     /// The demo talks to a person on stdout; server logs would drown it.
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Demo(_) | Command::Report(_) | Command::Plan(_) | Command::Bench(_) => "warn",
+            Command::Demo(_)
+            | Command::Report(_)
+            | Command::Plan(_)
+            | Command::Bench(_)
+            | Command::Export(_) => "warn",
             _ => "info,sqlx=warn",
         }
     }
@@ -134,6 +140,7 @@ impl Cli {
             Command::Experiment(command) => experiment(command).await,
             Command::Report(args) => reporting::command::report(args).await,
             Command::Plan(args) => reporting::command::plan(args),
+            Command::Export(args) => reporting::export::run(args).await,
             Command::Bench(command) => reporting::bench::run(command).await,
         }
     }

@@ -1,4 +1,6 @@
-use blendlab_server::reporting::daily;
+use blendlab_analytics::{compute_report, DataDir};
+use blendlab_server::reporting::source::request_for;
+use blendlab_server::reporting::{daily, export, report_from_store};
 use blendlab_server::store::Store;
 use blendlab_tests::{example_definition, spawn_app, TestApp};
 use chrono::{Duration, NaiveDate, Utc};
@@ -120,5 +122,58 @@ async fn the_daily_job_stores_each_missing_day_once_and_the_history_lists_them()
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("report_not_found"))
+    );
+}
+
+// Polars' Parquet reader needs a multi-threaded runtime when it runs inside one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_is_incremental_and_reports_the_same_as_the_store() {
+    let app = spawn_app().await;
+    app.start_experiment(&example_definition()).await;
+    let today = Utc::now().date_naive();
+    let yesterday = today - Duration::days(1);
+    past_traffic(
+        &app,
+        &[
+            ("ex-1", "control", yesterday - Duration::days(1), 8),
+            ("ex-2", "blend", yesterday, 9),
+        ],
+    )
+    .await;
+    let (status, body) = app.chat("chai-blend", "ex-1", None, "Back again", 4).await;
+    assert_eq!(status, 200, "{body}");
+    let store = Store::connect(&format!("sqlite://{}", app.db_path.display()))
+        .await
+        .unwrap();
+    let out = app.db_path.with_file_name("warehouse");
+
+    let first = export::export(&store, &out, today, today).await.unwrap();
+    assert_eq!(
+        first.days_written,
+        vec![yesterday - Duration::days(1), yesterday, today]
+    );
+    assert_eq!((first.messages, first.assignments), (6, 2));
+    let second = export::export(&store, &out, today, today).await.unwrap();
+    assert_eq!(
+        second.days_written,
+        vec![today],
+        "final days are written once; today is refreshed"
+    );
+    assert_eq!(second.days_skipped, 2);
+    assert!(out
+        .join(format!("messages/date={yesterday}/part-0.parquet"))
+        .is_file());
+
+    let from_store = report_from_store(&store, "chai-blend", today)
+        .await
+        .unwrap();
+    let frames = DataDir::scan(&out).unwrap();
+    let definition = serde_json::from_value(example_definition()).unwrap();
+    let from_parquet = compute_report(&frames, &request_for(&definition, today)).unwrap();
+    assert_eq!(from_parquet, from_store);
+    assert_eq!(
+        from_store.arm("control").unwrap().retention[2].retained,
+        1,
+        "ex-1 came back on day 2"
     );
 }

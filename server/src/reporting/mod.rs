@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod command;
 pub mod daily;
+pub mod export;
 pub mod source;
 
 pub use source::{report_from_store, ReportFormat};

@@ -69,15 +69,39 @@ impl Store {
         experiment: &str,
         until_micros: i64,
     ) -> Result<MessageColumns, StoreError> {
-        let mut rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT m.message_id, m.user_id, m.conversation_id, m.role, m.model, m.created_at, m.latency_ms,
                     m.prompt_tokens, m.completion_tokens, m.choice_prob, length(m.content), m.finish_reason
              FROM messages m JOIN assignments a ON a.user_id = m.user_id AND a.experiment = ?
              WHERE m.created_at < ?",
         )
         .bind(experiment)
-        .bind(until_micros)
-        .fetch(&self.pool);
+        .bind(until_micros);
+        self.read_messages(query).await
+    }
+
+    /// Every message in `[from_micros, until_micros)`, for the warehouse export.
+    #[tracing::instrument(skip(self))]
+    pub async fn messages_between(
+        &self,
+        from_micros: i64,
+        until_micros: i64,
+    ) -> Result<MessageColumns, StoreError> {
+        let query = sqlx::query(
+            "SELECT message_id, user_id, conversation_id, role, model, created_at, latency_ms,
+                    prompt_tokens, completion_tokens, choice_prob, length(content), finish_reason
+             FROM messages WHERE created_at >= ? AND created_at < ? ORDER BY created_at",
+        )
+        .bind(from_micros)
+        .bind(until_micros);
+        self.read_messages(query).await
+    }
+
+    async fn read_messages<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<MessageColumns, StoreError> {
+        let mut rows = query.fetch(&self.pool);
         let mut out = MessageColumns::default();
         while let Some(row) = rows.try_next().await? {
             out.message_id.push(row.get(0));
@@ -96,20 +120,67 @@ impl Store {
         Ok(out)
     }
 
+    /// Every assignment of every experiment: `(experiment, columns)`.
+    pub async fn all_assignment_columns(
+        &self,
+    ) -> Result<(Vec<String>, AssignmentColumns), StoreError> {
+        let mut rows = sqlx::query("SELECT experiment, user_id, arm, assigned_at FROM assignments ORDER BY experiment, assigned_at")
+            .fetch(&self.pool);
+        let (mut experiments, mut out) = (Vec::new(), AssignmentColumns::default());
+        while let Some(row) = rows.try_next().await? {
+            experiments.push(row.get(0));
+            out.user_id.push(row.get(1));
+            out.arm.push(row.get(2));
+            out.assigned_at.push(row.get(3));
+        }
+        Ok((experiments, out))
+    }
+
+    /// The earliest message or event time, if any: where an export starts.
+    pub async fn first_activity_micros(&self) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM messages UNION ALL SELECT MIN(created_at) FROM events)",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Every event in `[from_micros, until_micros)`.
+    pub async fn events_between(
+        &self,
+        from_micros: i64,
+        until_micros: i64,
+    ) -> Result<EventColumns, StoreError> {
+        let query = sqlx::query(
+            "SELECT user_id, conversation_id, message_id, kind, value, created_at FROM events
+             WHERE created_at >= ? AND created_at < ? ORDER BY created_at",
+        )
+        .bind(from_micros)
+        .bind(until_micros);
+        self.read_events(query).await
+    }
+
     #[tracing::instrument(skip(self))]
     pub async fn event_columns(
         &self,
         experiment: &str,
         until_micros: i64,
     ) -> Result<EventColumns, StoreError> {
-        let mut rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT e.user_id, e.conversation_id, e.message_id, e.kind, e.value, e.created_at
              FROM events e JOIN assignments a ON a.user_id = e.user_id AND a.experiment = ?
              WHERE e.created_at < ?",
         )
         .bind(experiment)
-        .bind(until_micros)
-        .fetch(&self.pool);
+        .bind(until_micros);
+        self.read_events(query).await
+    }
+
+    async fn read_events<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<EventColumns, StoreError> {
+        let mut rows = query.fetch(&self.pool);
         let mut out = EventColumns::default();
         while let Some(row) = rows.try_next().await? {
             out.user_id.push(row.get(0));
