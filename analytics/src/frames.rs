@@ -14,6 +14,8 @@ pub struct Collected {
     pub guardrails: DataFrame,
     pub attribution: DataFrame,
     pub arm_models: DataFrame,
+    pub conversations: DataFrame,
+    pub returned_users: DataFrame,
 }
 
 /// The first exposure of `experiment` in microseconds, or `None` when it has no assignments.
@@ -30,22 +32,116 @@ pub fn experiment_start(
     Ok(first.column("start")?.i64()?.get(0))
 }
 
+/// The polars engine: `BLENDLAB_POLARS_ENGINE=streaming` (bounded memory, for logs larger than
+/// memory) or `in-memory`; the default is streaming.
+pub fn engine() -> Engine {
+    match std::env::var("BLENDLAB_POLARS_ENGINE").as_deref() {
+        Ok("in-memory") => Engine::InMemory,
+        _ => Engine::Streaming,
+    }
+}
+
+/// `BLENDLAB_REPORT_LOW_MEMORY=1`: collect the outputs one after another instead of together,
+/// for a lower peak memory at the cost of time.
+fn low_memory() -> bool {
+    std::env::var("BLENDLAB_REPORT_LOW_MEMORY").is_ok_and(|v| v == "1")
+}
+
+/// Times each output of the pipeline on its own (for `blendlab bench analytics --profile`).
+pub fn profile(
+    frames: &LogFrames,
+    experiment: &str,
+    horizon: Horizon,
+) -> Result<Vec<(&'static str, f64)>, AnalyticsError> {
+    let cohorts = || pipeline::cohorts(frames.assignments.clone(), experiment, horizon);
+    let messages = || {
+        pipeline::cohort_messages(
+            frames.messages.clone(),
+            cohorts(),
+            horizon,
+            &frames.message_extras,
+        )
+    };
+    let plans: Vec<(&'static str, LazyFrame)> = vec![
+        ("scan messages", frames.messages.clone().select([len()])),
+        ("cohort join", messages().select([len()])),
+        (
+            "retention and engagement",
+            pipeline::arm_days(pipeline::user_days(messages(), cohorts())),
+        ),
+        (
+            "guardrails",
+            pipeline::guardrails(messages(), &frames.message_extras),
+        ),
+        ("conversations", pipeline::conversations(messages())),
+        (
+            "attribution",
+            pipeline::attribution(
+                messages(),
+                &["blend".to_owned()],
+                &frames.message_extras,
+                None,
+            ),
+        ),
+    ];
+    let mut timings = Vec::new();
+    for (name, plan) in plans {
+        let started = std::time::Instant::now();
+        plan.collect_with_engine(engine())?;
+        timings.push((name, started.elapsed().as_secs_f64()));
+    }
+    Ok(timings)
+}
+
+fn arm_models_frame(arms: &[crate::report::ArmSpec]) -> PolarsResult<DataFrame> {
+    let pairs: Vec<(&str, &str)> = arms
+        .iter()
+        .flat_map(|arm| {
+            arm.models
+                .iter()
+                .map(move |m| (arm.name.as_str(), m.as_str()))
+        })
+        .collect();
+    DataFrame::new_infer_height(vec![
+        Column::new(a::ARM.into(), pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+        Column::new(
+            crate::schema::messages::MODEL.into(),
+            pairs.iter().map(|p| p.1).collect::<Vec<_>>(),
+        ),
+    ])
+}
+
+/// Arms with more than one model.
+fn blended(arm_models: &DataFrame) -> PolarsResult<Vec<String>> {
+    let arms = arm_models.column(a::ARM)?.str()?;
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for i in 0..arms.len() {
+        *counts
+            .entry(arms.get(i).unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+    Ok(counts
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(arm, _)| arm)
+        .collect())
+}
+
 /// Builds every output over one shared cohort join and collects them together, so that polars
 /// scans each file once and shares the common subplans.
 pub fn collect(
     frames: &LogFrames,
     experiment: &str,
     horizon: Horizon,
-    _configured: Option<&[crate::report::ArmSpec]>,
+    configured: Option<&[crate::report::ArmSpec]>,
 ) -> Result<Collected, AnalyticsError> {
-    let cohorts = pipeline::cohorts(frames.assignments.clone(), experiment, horizon).cache();
+    let cohorts = pipeline::cohorts(frames.assignments.clone(), experiment, horizon);
     let messages = pipeline::cohort_messages(
         frames.messages.clone(),
         cohorts.clone(),
         horizon,
         &frames.message_extras,
-    )
-    .cache();
+    );
     let events = frames
         .events
         .clone()
@@ -62,18 +158,38 @@ pub fn collect(
                 .iter()
                 .any(|c| c == crate::schema::events::VALUE),
         });
+    // The models of each arm: from the definition, or read off the log first.
+    let arm_models = match configured {
+        Some(arms) => arm_models_frame(arms)?,
+        None => pipeline::arm_models(messages.clone()).collect()?,
+    };
+    let blended_arms = blended(&arm_models)?;
+    let user_days = pipeline::user_days(messages.clone(), cohorts.clone());
     let plans = vec![
         pipeline::cohort_sizes(cohorts),
-        pipeline::arm_days(pipeline::user_days(messages.clone())),
+        pipeline::arm_days(user_days.clone()),
         pipeline::guardrails(messages.clone(), &frames.message_extras),
-        pipeline::attribution(messages.clone(), &frames.message_extras, events),
-        pipeline::arm_models(messages),
+        pipeline::attribution(
+            messages.clone(),
+            &blended_arms,
+            &frames.message_extras,
+            events,
+        ),
+        pipeline::conversations(messages),
+        pipeline::returned_users(user_days),
     ];
-    let mut outputs = LazyFrame::collect_all_with_engine(
-        plans.into_iter().map(|plan| plan.logical_plan).collect(),
-        Engine::Auto,
-        OptFlags::default(),
-    )?
+    let mut outputs = if low_memory() {
+        plans
+            .into_iter()
+            .map(|p| p.collect_with_engine(engine()).map(|r| r.unwrap_single()))
+            .collect::<PolarsResult<Vec<_>>>()?
+    } else {
+        LazyFrame::collect_all_with_engine(
+            plans.into_iter().map(|plan| plan.logical_plan).collect(),
+            engine(),
+            OptFlags::default(),
+        )?
+    }
     .into_iter();
     let mut next = || outputs.next().expect("one output per plan");
     Ok(Collected {
@@ -81,6 +197,8 @@ pub fn collect(
         arm_days: next(),
         guardrails: next(),
         attribution: next(),
-        arm_models: next(),
+        arm_models,
+        conversations: next(),
+        returned_users: next(),
     })
 }

@@ -5,7 +5,7 @@
 //! store into the same frames that a Parquet directory gives.
 
 pub mod error;
-mod frames;
+pub mod frames;
 pub mod load;
 pub mod pipeline;
 pub mod render;

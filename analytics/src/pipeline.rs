@@ -46,7 +46,8 @@ fn day_of(micros: Expr) -> Expr {
 
 /// One row per enrolled user of `experiment` exposed on or before `as_of`:
 /// `user_id, arm, d0, uid`. A user with several rows keeps the earliest (first exposure wins).
-/// `uid` is a dense integer key, so that later sorts and group-bys avoid strings.
+/// `uid` is a dense integer key, so that later sorts and group-bys avoid strings; it is
+/// deterministic (users in `user_id` order), since several plans join on it.
 pub fn cohorts(assignments: LazyFrame, experiment: &str, horizon: Horizon) -> LazyFrame {
     assignments
         .filter(col(a::EXPERIMENT).eq(lit(experiment)))
@@ -65,6 +66,8 @@ pub fn cohorts(assignments: LazyFrame, experiment: &str, horizon: Horizon) -> La
         .with_column(day_of(col(out::TS)).alias(out::D0))
         .filter(col(out::D0).lt_eq(lit(horizon.as_of_day)))
         .select([col(a::USER_ID), col(a::ARM), col(out::D0)])
+        // Sorted, so that `uid` is the same in every plan that evaluates the cohorts.
+        .sort([a::USER_ID], SortMultipleOptions::default())
         .with_row_index(out::UID, None)
 }
 
@@ -114,22 +117,21 @@ pub fn cohort_messages(
 ///
 /// Time spent sums the gaps between consecutive messages (both roles) of one user on one UTC
 /// date that are at most 1800 s, as f64 seconds at microsecond precision.
-pub fn user_days(cohort_messages: LazyFrame) -> LazyFrame {
-    let same_sitting = col(out::UID)
-        .shift(lit(1))
+pub fn user_days(cohort_messages: LazyFrame, cohorts: LazyFrame) -> LazyFrame {
+    // Within one user, equal k means equal date, so k stands in for the date. The sort carries
+    // only numbers (uid, ts, k, is_user); the arm is joined back on the much smaller result.
+    let previous = |c: &str| col(c).shift(lit(1));
+    let same_sitting = previous(out::UID)
         .eq(col(out::UID))
-        .and(col(out::DAY).shift(lit(1)).eq(col(out::DAY)))
-        .and((col(out::TS) - col(out::TS).shift(lit(1))).lt_eq(lit(SESSION_GAP_MICROS)));
-    let gap_seconds =
-        (col(out::TS) - col(out::TS).shift(lit(1))).cast(DataType::Float64) / lit(1e6);
+        .and(previous(out::K).eq(col(out::K)))
+        .and((col(out::TS) - previous(out::TS)).lt_eq(lit(SESSION_GAP_MICROS)));
+    let gap_seconds = (col(out::TS) - previous(out::TS)).cast(DataType::Float64) / lit(1e6);
     cohort_messages
         .select([
             col(out::UID),
-            col(a::ARM),
-            col(out::K),
-            col(out::DAY),
+            col(out::K).cast(DataType::Int32),
             col(out::TS),
-            col(m::ROLE),
+            col(m::ROLE).eq(lit(m::ROLE_USER)).alias("is_user"),
         ])
         .sort([out::UID, out::TS], SortMultipleOptions::default())
         .with_column(
@@ -140,14 +142,18 @@ pub fn user_days(cohort_messages: LazyFrame) -> LazyFrame {
         )
         .group_by([col(out::UID), col(out::K)])
         .agg([
-            col(a::ARM).first(),
-            col(m::ROLE)
-                .eq(lit(m::ROLE_USER))
+            col("is_user")
                 .sum()
                 .cast(DataType::Float64)
                 .alias(out::USER_MESSAGES),
             col(out::TIME_SPENT_S).sum(),
         ])
+        .join(
+            cohorts.select([col(out::UID), col(a::ARM)]),
+            [col(out::UID)],
+            [col(out::UID)],
+            JoinArgs::new(JoinType::Inner),
+        )
 }
 
 /// Per arm and day k, over users active that day (at least one user message):
@@ -185,13 +191,6 @@ pub mod guard {
 pub fn guardrails(cohort_messages: LazyFrame, extras: &[String]) -> LazyFrame {
     let has = |c: &str| extras.iter().any(|x| x == c);
     let is_reply = col(m::ROLE).eq(lit(m::ROLE_ASSISTANT));
-    let returned = when(
-        col(out::K)
-            .gt_eq(lit(1))
-            .and(col(m::ROLE).eq(lit(m::ROLE_USER))),
-    )
-    .then(col(out::UID))
-    .otherwise(lit(NULL).cast(DataType::UInt32));
     let mut aggregates = vec![
         len().cast(DataType::UInt64).alias(guard::MESSAGES),
         is_reply
@@ -199,15 +198,6 @@ pub fn guardrails(cohort_messages: LazyFrame, extras: &[String]) -> LazyFrame {
             .sum()
             .cast(DataType::UInt64)
             .alias(guard::REPLIES),
-        col(m::CONVERSATION_ID)
-            .n_unique()
-            .cast(DataType::UInt64)
-            .alias(guard::CONVERSATIONS),
-        returned
-            .drop_nulls()
-            .n_unique()
-            .cast(DataType::UInt64)
-            .alias(guard::RETURNED_USERS),
     ];
     if has(m::LATENCY_MS) {
         let latency = col(m::LATENCY_MS)
@@ -256,6 +246,32 @@ pub fn guardrails(cohort_messages: LazyFrame, extras: &[String]) -> LazyFrame {
         .sort([a::ARM], SortMultipleOptions::default())
 }
 
+/// Conversations per arm: `arm, conversations`. A hash group-by on (arm, conversation), which
+/// parallelises where a per-arm `n_unique` would not.
+pub fn conversations(cohort_messages: LazyFrame) -> LazyFrame {
+    cohort_messages
+        .select([col(a::ARM), col(m::CONVERSATION_ID)])
+        .group_by([col(a::ARM), col(m::CONVERSATION_ID)])
+        .agg([len()])
+        .group_by([col(a::ARM)])
+        .agg([len().cast(DataType::UInt64).alias(guard::CONVERSATIONS)])
+}
+
+/// Users active on at least one day k >= 1, per arm: `arm, returned_users`.
+pub fn returned_users(user_days: LazyFrame) -> LazyFrame {
+    user_days
+        .filter(
+            col(out::K)
+                .gt_eq(lit(1))
+                .and(col(out::USER_MESSAGES).gt(lit(0.0))),
+        )
+        .group_by([col(a::ARM)])
+        .agg([col(out::UID)
+            .n_unique()
+            .cast(DataType::UInt64)
+            .alias(guard::RETURNED_USERS)])
+}
+
 /// Attribution columns.
 pub mod attribution_columns {
     pub const REPLIES: &str = "replies";
@@ -275,15 +291,21 @@ pub struct EventInput {
     pub has_value: bool,
 }
 
-/// Per (arm, model): replies, replies followed by a user message in
+/// Per (arm, model) of the blended arms (the sort by conversation is the pipeline's dearest
+/// step; single-model arms have nothing to attribute): replies, replies followed by a user message in
 /// the same conversation within 30 minutes (continuation), the length of that next message, and,
 /// with events keyed by message_id, replies retried and feedback values.
 pub fn attribution(
     cohort_messages: LazyFrame,
+    blended_arms: &[String],
     extras: &[String],
     events: Option<EventInput>,
 ) -> LazyFrame {
     use attribution_columns as at;
+    let in_blended_arm = blended_arms.iter().fold(lit(false), |any, arm| {
+        any.or(col(a::ARM).eq(lit(arm.as_str())))
+    });
+    let cohort_messages = cohort_messages.filter(in_blended_arm);
     let has = |c: &str| extras.iter().any(|x| x == c);
     let next = |c: &str| col(c).shift(lit(-1));
     let continued = next(m::CONVERSATION_ID)

@@ -46,7 +46,12 @@ fn every_count_and_mean_matches_duckdb() {
     let written = write_parquet(&spec, &dir).unwrap();
     assert!(written.messages > 50_000, "{written:?}");
     // as_of in the middle of the log: some days are not yet eligible for late cohorts.
-    for as_of in ["2026-10-20", "2026-11-29"] {
+    // Both polars engines must agree with DuckDB (the only test in this binary sets the variable).
+    let cases = ["streaming", "in-memory"]
+        .into_iter()
+        .flat_map(|engine| ["2026-10-20", "2026-11-29"].map(|d| (engine, d)));
+    for (engine, as_of) in cases {
+        std::env::set_var("BLENDLAB_POLARS_ENGINE", engine);
         let request = ReportRequest {
             experiment: spec.experiment.clone(),
             as_of: as_of.parse().unwrap(),

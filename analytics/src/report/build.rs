@@ -48,9 +48,10 @@ pub fn assemble(
     arms.swap(0, control_index);
 
     let users_of = |arm: &str| arms.iter().find(|a| a.name == arm).map_or(0, |a| a.users);
-    let mut guardrails: BTreeMap<String, _> = guardrails::read(&collected.guardrails, users_of)?
-        .into_iter()
-        .collect();
+    let mut guardrails: BTreeMap<String, _> =
+        guardrails::read(&guardrail_frame(&collected)?, users_of)?
+            .into_iter()
+            .collect();
     let mut components: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for (arm, row) in attribution::read(&collected.attribution)? {
         components.entry(arm).or_default().push(row);
@@ -74,6 +75,27 @@ pub fn assemble(
         srm,
         arms: reports,
     })
+}
+
+/// The guardrails frame with its per-arm conversation and returned-user counts joined on.
+fn guardrail_frame(collected: &Collected) -> Result<polars::prelude::DataFrame, AnalyticsError> {
+    use polars::prelude::*;
+    let by_arm = |other: &DataFrame| {
+        (
+            other.clone().lazy(),
+            [col(a::ARM)],
+            [col(a::ARM)],
+            JoinArgs::new(JoinType::Left),
+        )
+    };
+    let (conversations, left, right, args) = by_arm(&collected.conversations);
+    let joined = collected
+        .guardrails
+        .clone()
+        .lazy()
+        .join(conversations, left, right, args);
+    let (returned, left, right, args) = by_arm(&collected.returned_users);
+    Ok(joined.join(returned, left, right, args).collect()?)
 }
 
 /// (arm, d0) -> users.

@@ -29,9 +29,16 @@ pub struct AnalyticsBenchArgs {
     users: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Mean user messages per sitting of the generated log (10 gives about 20M messages for
+    /// 150,000 users).
+    #[arg(long, default_value_t = 10.0)]
+    messages_per_sitting: f64,
     /// Skip the DuckDB comparison.
     #[arg(long)]
     no_duckdb: bool,
+    /// Also time each stage of the pipeline on its own.
+    #[arg(long)]
+    profile: bool,
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -43,7 +50,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
 }
 
 fn analytics(args: AnalyticsBenchArgs) -> anyhow::Result<()> {
-    let spec = SynthSpec::chai(args.users, args.seed);
+    let spec = SynthSpec {
+        messages_per_sitting: args.messages_per_sitting,
+        ..SynthSpec::chai(args.users, args.seed)
+    };
     if args.generate {
         let started = Instant::now();
         let written = write_parquet(&spec, &args.data)?;
@@ -64,6 +74,12 @@ fn analytics(args: AnalyticsBenchArgs) -> anyhow::Result<()> {
         window_days: 30,
         arms: None,
     };
+    // DuckDB first: a child starts with its parent's peak RSS, which must not be the report's.
+    let duckdb = if args.no_duckdb {
+        None
+    } else {
+        Some(duckdb(&args.data, &request)?)
+    };
     let started = Instant::now();
     let report = compute_report(&DataDir::scan(&args.data)?, &request)?;
     let json = serde_json::to_string(&report)?;
@@ -76,10 +92,21 @@ fn analytics(args: AnalyticsBenchArgs) -> anyhow::Result<()> {
         report.arms.iter().map(|a| a.users).sum::<u64>(),
         json.len()
     );
-    if !args.no_duckdb {
-        let (seconds, rss_mb) = duckdb(&args.data, &request)?;
+    if let Some((seconds, rss_mb)) = duckdb {
         println!("duckdb (same retention and engagement): {seconds:.2} s, peak RSS {rss_mb:.0} MB");
         println!("ratio blendlab / duckdb: {:.2}", ours / seconds);
+    }
+    if args.profile {
+        let frames = DataDir::scan(&args.data)?;
+        let horizon = blendlab_analytics::pipeline::Horizon {
+            as_of_day: blendlab_analytics::report::day_number(request.as_of),
+            window_days: request.window_days,
+        };
+        for (stage, seconds) in
+            blendlab_analytics::frames::profile(&frames, &request.experiment, horizon)?
+        {
+            println!("  {stage:<26} {seconds:.2} s (alone)");
+        }
     }
     Ok(())
 }
