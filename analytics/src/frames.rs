@@ -41,18 +41,16 @@ pub fn engine() -> Engine {
     }
 }
 
-/// `BLENDLAB_REPORT_LOW_MEMORY=1`: collect the outputs one after another instead of together,
-/// for a lower peak memory at the cost of time.
-fn low_memory() -> bool {
-    std::env::var("BLENDLAB_REPORT_LOW_MEMORY").is_ok_and(|v| v == "1")
-}
+/// One stage of `profile`: its name, seconds and peak RSS in kB (Linux; `None` elsewhere).
+pub type StageProfile = (&'static str, f64, Option<u64>);
 
-/// Times each output of the pipeline on its own (for `blendlab bench analytics --profile`).
+/// Times each output of the pipeline on its own (for `blendlab bench analytics --profile`),
+/// resetting the process's peak RSS before each (Linux `clear_refs`), so each peak is the stage's.
 pub fn profile(
     frames: &LogFrames,
     experiment: &str,
     horizon: Horizon,
-) -> Result<Vec<(&'static str, f64)>, AnalyticsError> {
+) -> Result<Vec<StageProfile>, AnalyticsError> {
     let cohorts = || pipeline::cohorts(frames.assignments.clone(), experiment, horizon);
     let messages = || {
         pipeline::cohort_messages(
@@ -86,9 +84,10 @@ pub fn profile(
     ];
     let mut timings = Vec::new();
     for (name, plan) in plans {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
         let started = std::time::Instant::now();
         plan.collect_with_engine(engine())?;
-        timings.push((name, started.elapsed().as_secs_f64()));
+        timings.push((name, started.elapsed().as_secs_f64(), peak_rss_kb()));
     }
     Ok(timings)
 }
@@ -127,8 +126,14 @@ fn blended(arm_models: &DataFrame) -> PolarsResult<Vec<String>> {
         .collect())
 }
 
-/// Builds every output over one shared cohort join and collects them together, so that polars
-/// scans each file once and shares the common subplans.
+/// The process's peak resident set (VmHWM) in kB, Linux only.
+pub fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Builds every output over the same cohort join and collects them one by one.
 pub fn collect(
     frames: &LogFrames,
     experiment: &str,
@@ -178,19 +183,16 @@ pub fn collect(
         pipeline::conversations(messages),
         pipeline::returned_users(user_days),
     ];
-    let mut outputs = if low_memory() {
-        plans
-            .into_iter()
-            .map(|p| p.collect_with_engine(engine()).map(|r| r.unwrap_single()))
-            .collect::<PolarsResult<Vec<_>>>()?
-    } else {
-        LazyFrame::collect_all_with_engine(
-            plans.into_iter().map(|plan| plan.logical_plan).collect(),
-            engine(),
-            OptFlags::default(),
-        )?
-    }
-    .into_iter();
+    // One plan after another: measured on 20M messages, this is both faster and about 40% lower
+    // in peak memory than `collect_all` running them side by side (README, benchmark).
+    let mut outputs = plans
+        .into_iter()
+        .map(|plan| {
+            plan.collect_with_engine(engine())
+                .map(|result| result.unwrap_single())
+        })
+        .collect::<PolarsResult<Vec<_>>>()?
+        .into_iter();
     let mut next = || outputs.next().expect("one output per plan");
     Ok(Collected {
         cohort_sizes: next(),

@@ -16,6 +16,8 @@ pub mod out {
     pub const K: &str = "k";
     pub const TS: &str = "ts";
     pub const UID: &str = "uid";
+    pub const IS_USER: &str = "is_user";
+    pub const IS_REPLY: &str = "is_reply";
     pub const USERS: &str = "users";
     pub const USER_MESSAGES: &str = "user_messages";
     pub const TIME_SPENT_S: &str = "time_spent_s";
@@ -90,7 +92,15 @@ pub fn cohort_messages(
     let mut columns = vec![
         col(m::USER_ID),
         col(m::CONVERSATION_ID),
-        col(m::ROLE).cast(DataType::String),
+        // Two booleans instead of the role string: every later sort and group-by carries less.
+        col(m::ROLE)
+            .cast(DataType::String)
+            .eq(lit(m::ROLE_USER))
+            .alias(out::IS_USER),
+        col(m::ROLE)
+            .cast(DataType::String)
+            .eq(lit(m::ROLE_ASSISTANT))
+            .alias(out::IS_REPLY),
         col(m::MODEL).cast(DataType::String),
         micros(m::CREATED_AT).alias(out::TS),
     ];
@@ -131,7 +141,7 @@ pub fn user_days(cohort_messages: LazyFrame, cohorts: LazyFrame) -> LazyFrame {
             col(out::UID),
             col(out::K).cast(DataType::Int32),
             col(out::TS),
-            col(m::ROLE).eq(lit(m::ROLE_USER)).alias("is_user"),
+            col(out::IS_USER),
         ])
         .sort([out::UID, out::TS], SortMultipleOptions::default())
         .with_column(
@@ -142,7 +152,7 @@ pub fn user_days(cohort_messages: LazyFrame, cohorts: LazyFrame) -> LazyFrame {
         )
         .group_by([col(out::UID), col(out::K)])
         .agg([
-            col("is_user")
+            col(out::IS_USER)
                 .sum()
                 .cast(DataType::Float64)
                 .alias(out::USER_MESSAGES),
@@ -190,7 +200,7 @@ pub mod guard {
 /// time, tokens and replies that ended in an error.
 pub fn guardrails(cohort_messages: LazyFrame, extras: &[String]) -> LazyFrame {
     let has = |c: &str| extras.iter().any(|x| x == c);
-    let is_reply = col(m::ROLE).eq(lit(m::ROLE_ASSISTANT));
+    let is_reply = col(out::IS_REPLY);
     let mut aggregates = vec![
         len().cast(DataType::UInt64).alias(guard::MESSAGES),
         is_reply
@@ -310,13 +320,14 @@ pub fn attribution(
     let next = |c: &str| col(c).shift(lit(-1));
     let continued = next(m::CONVERSATION_ID)
         .eq(col(m::CONVERSATION_ID))
-        .and(next(m::ROLE).eq(lit(m::ROLE_USER)))
+        .and(next(out::IS_USER))
         .and((next(out::TS) - col(out::TS)).lt_eq(lit(SESSION_GAP_MICROS)))
         .fill_null(lit(false));
     let mut columns = vec![
         col(m::CONVERSATION_ID),
         col(out::TS),
-        col(m::ROLE),
+        col(out::IS_USER),
+        col(out::IS_REPLY),
         col(a::ARM),
         col(m::MODEL),
     ];
@@ -341,7 +352,7 @@ pub fn attribution(
                 .alias("next_chars"),
         );
     }
-    replies = replies.filter(col(m::ROLE).eq(lit(m::ROLE_ASSISTANT)));
+    replies = replies.filter(col(out::IS_REPLY));
     let mut aggregates = vec![
         len().cast(DataType::UInt64).alias(at::REPLIES),
         col(at::CONTINUED)

@@ -109,6 +109,13 @@ pub fn check_columns(
     Ok(present)
 }
 
+/// A `Datetime(us, UTC)` column from microseconds since the epoch: the schema's timestamp type.
+pub fn datetime_column(name: &str, micros: Vec<i64>) -> Column {
+    Int64Chunked::from_vec(name.into(), micros)
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column()
+}
+
 /// Microseconds since the epoch, whatever the stored unit.
 pub fn micros(column: &str) -> Expr {
     col(column).dt().timestamp(TimeUnit::Microseconds)

@@ -14,6 +14,7 @@ use polars::prelude::*;
 
 use crate::pipeline::DAY_MICROS;
 use crate::report::day_number;
+use crate::schema::datetime_column;
 use crate::AnalyticsError;
 
 #[derive(Debug, Clone)]
@@ -119,14 +120,13 @@ impl MessageBuffers {
     }
 
     fn into_frame(self) -> PolarsResult<DataFrame> {
-        let timestamps = Int64Chunked::from_vec("created_at".into(), self.created_at)
-            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+        let timestamps = datetime_column("created_at", self.created_at);
         DataFrame::new_infer_height(vec![
             Column::new("user_id".into(), self.user_id),
             Column::new("conversation_id".into(), self.conversation_id),
             Column::new("role".into(), self.role),
             Column::new("model".into(), self.model),
-            timestamps.into_column(),
+            timestamps,
             Column::new("message_id".into(), self.message_id),
             Column::new("latency_ms".into(), self.latency_ms),
             Column::new("prompt_tokens".into(), self.prompt_tokens),
@@ -252,8 +252,7 @@ pub fn write_parquet(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Analy
     if let Some(writer) = writer {
         writer.finish()?;
     }
-    let timestamps = Int64Chunked::from_vec("assigned_at".into(), assignments.2)
-        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC));
+    let timestamps = datetime_column("assigned_at", assignments.2);
     let mut frame = DataFrame::new_infer_height(vec![
         Column::new("user_id".into(), assignments.0),
         Column::new(
@@ -261,7 +260,7 @@ pub fn write_parquet(spec: &SynthSpec, dir: &Path) -> Result<SynthSummary, Analy
             vec![spec.experiment.as_str(); summary.users as usize],
         ),
         Column::new("arm".into(), assignments.1),
-        timestamps.into_column(),
+        timestamps,
     ])?;
     ParquetWriter::new(create("assignments.parquet")?).finish(&mut frame)?;
     Ok(summary)

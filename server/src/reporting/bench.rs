@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context as _;
+pub use blendlab_analytics::frames::peak_rss_kb;
 use blendlab_analytics::report::ReportRequest;
 use blendlab_analytics::synth::{write_parquet, SynthSpec};
 use blendlab_analytics::{compute_report, DataDir};
@@ -102,10 +103,11 @@ fn analytics(args: AnalyticsBenchArgs) -> anyhow::Result<()> {
             as_of_day: blendlab_analytics::report::day_number(request.as_of),
             window_days: request.window_days,
         };
-        for (stage, seconds) in
+        for (stage, seconds, peak_kb) in
             blendlab_analytics::frames::profile(&frames, &request.experiment, horizon)?
         {
-            println!("  {stage:<26} {seconds:.2} s (alone)");
+            let peak = peak_kb.map_or("?".to_owned(), |kb| format!("{:.0}", kb as f64 / 1024.0));
+            println!("  {stage:<26} {seconds:.2} s, peak RSS {peak} MB (alone)");
         }
     }
     Ok(())
@@ -138,11 +140,4 @@ fn duckdb(data: &Path, request: &ReportRequest) -> anyhow::Result<(f64, f64)> {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(f64::NAN);
     Ok((seconds, rss_kb / 1024.0))
-}
-
-/// The process's peak resident set (VmHWM), Linux only.
-pub fn peak_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

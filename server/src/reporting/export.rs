@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{date_of_day, day_number};
+use blendlab_analytics::schema::datetime_column;
 use chrono::{NaiveDate, Utc};
 use clap::Args;
 use polars::prelude::*;
@@ -105,9 +106,7 @@ fn assignments_frame(
     experiments: Vec<String>,
     columns: crate::store::AssignmentColumns,
 ) -> PolarsResult<DataFrame> {
-    let assigned_at = Int64Chunked::from_vec("assigned_at".into(), columns.assigned_at)
-        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-        .into_column();
+    let assigned_at = datetime_column("assigned_at", columns.assigned_at);
     DataFrame::new_infer_height(vec![
         Column::new("user_id".into(), columns.user_id),
         Column::new("experiment".into(), experiments),

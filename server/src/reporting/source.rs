@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use blendlab_analytics::load::SourceNames;
 use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{day_number, ArmSpec, ReportRequest};
+use blendlab_analytics::schema::datetime_column;
 use blendlab_analytics::{compute_report, render, AnalyticsError, LogFrames, Report};
 use blendlab_experiments::ExperimentDefinition;
 use chrono::NaiveDate;
@@ -109,19 +110,13 @@ fn frames(
     )
 }
 
-fn timestamps(name: &str, micros: Vec<i64>) -> Column {
-    Int64Chunked::from_vec(name.into(), micros)
-        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-        .into_column()
-}
-
 pub fn key_frames(experiment: &str, columns: AssignmentColumns) -> PolarsResult<DataFrame> {
     let n = columns.user_id.len();
     DataFrame::new_infer_height(vec![
         Column::new("user_id".into(), columns.user_id),
         Column::new("experiment".into(), vec![experiment; n]),
         Column::new("arm".into(), columns.arm),
-        timestamps("assigned_at", columns.assigned_at),
+        datetime_column("assigned_at", columns.assigned_at),
     ])
 }
 
@@ -132,7 +127,7 @@ pub fn message_frame(columns: MessageColumns) -> PolarsResult<DataFrame> {
         Column::new("conversation_id".into(), columns.conversation_id),
         Column::new("role".into(), columns.role),
         Column::new("model".into(), columns.model),
-        timestamps("created_at", columns.created_at),
+        datetime_column("created_at", columns.created_at),
         Column::new("latency_ms".into(), columns.latency_ms),
         Column::new("prompt_tokens".into(), columns.prompt_tokens),
         Column::new("completion_tokens".into(), columns.completion_tokens),
@@ -149,6 +144,6 @@ pub fn event_frame(columns: EventColumns) -> PolarsResult<DataFrame> {
         Column::new("message_id".into(), columns.message_id),
         Column::new("kind".into(), columns.kind),
         Column::new("value".into(), columns.value),
-        timestamps("created_at", columns.created_at),
+        datetime_column("created_at", columns.created_at),
     ])
 }
