@@ -26,7 +26,9 @@ demo: model build
 ## Formatting, lints, unit and end-to-end tests (real model, real SQLite, real HTTP).
 test: model pydeps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	# The test profile here too, so that clippy and the tests share build-script outputs
+	# (llama.cpp's cmake build) instead of building them once per profile.
+	$(CARGO) clippy --locked --workspace --all-targets --profile test -- -D warnings
 	$(CARGO) test --locked --workspace
 
 lint:
