@@ -51,12 +51,10 @@ async fn first_exposure_day(
     store: &Store,
     key: &str,
 ) -> Result<Option<NaiveDate>, StoreReportError> {
-    let assignments = store.assignment_columns(key).await?;
-    Ok(assignments
-        .assigned_at
-        .iter()
-        .min()
-        .and_then(|micros| DateTime::from_timestamp_micros(*micros))
+    Ok(store
+        .first_exposure_micros(key)
+        .await?
+        .and_then(DateTime::from_timestamp_micros)
         .map(|t| t.date_naive()))
 }
 

@@ -136,6 +136,16 @@ impl Store {
         Ok((experiments, out))
     }
 
+    /// The first exposure of `experiment` in microseconds, if anyone was exposed.
+    pub async fn first_exposure_micros(&self, experiment: &str) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MIN(assigned_at) FROM assignments WHERE experiment = ?")
+                .bind(experiment)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// The earliest message or event time, if any: where an export starts.
     pub async fn first_activity_micros(&self) -> Result<Option<i64>, StoreError> {
         Ok(sqlx::query_scalar(
