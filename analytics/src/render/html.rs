@@ -2,6 +2,7 @@ use std::fmt::Write;
 
 use super::svg::{chart, escape, Line, PALETTE};
 use super::{markdown, p_value};
+use crate::report::ArmReport;
 use crate::Report;
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}\
@@ -74,7 +75,8 @@ fn color(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
-fn retention_lines(report: &Report) -> Vec<Line> {
+/// One line per arm, with the points `points` reads off that arm.
+fn arm_lines(report: &Report, points: impl Fn(&ArmReport) -> Vec<(f64, f64)>) -> Vec<Line> {
     report
         .arms
         .iter()
@@ -82,14 +84,19 @@ fn retention_lines(report: &Report) -> Vec<Line> {
         .map(|(i, arm)| Line {
             label: arm.arm.clone(),
             color: color(i),
-            points: arm
-                .retention
-                .iter()
-                .filter_map(|d| d.rate.map(|r| (d.day as f64, r)))
-                .collect(),
+            points: points(arm),
             band: Vec::new(),
         })
         .collect()
+}
+
+fn retention_lines(report: &Report) -> Vec<Line> {
+    arm_lines(report, |arm| {
+        arm.retention
+            .iter()
+            .filter_map(|d| d.rate.map(|r| (d.day as f64, r)))
+            .collect()
+    })
 }
 
 fn ratio_lines(report: &Report) -> Vec<Line> {
@@ -114,28 +121,19 @@ fn ratio_lines(report: &Report) -> Vec<Line> {
 }
 
 fn engagement_lines(report: &Report, time: bool) -> Vec<Line> {
-    report
-        .arms
-        .iter()
-        .enumerate()
-        .map(|(i, arm)| Line {
-            label: arm.arm.clone(),
-            color: color(i),
-            points: arm
-                .engagement
-                .iter()
-                .filter_map(|d| {
-                    if time {
-                        d.mean_time_spent_s
-                    } else {
-                        d.mean_user_messages
-                    }
-                    .map(|v| (d.day as f64, v))
-                })
-                .collect(),
-            band: Vec::new(),
-        })
-        .collect()
+    arm_lines(report, |arm| {
+        arm.engagement
+            .iter()
+            .filter_map(|d| {
+                if time {
+                    d.mean_time_spent_s
+                } else {
+                    d.mean_user_messages
+                }
+                .map(|v| (d.day as f64, v))
+            })
+            .collect()
+    })
 }
 
 /// Converts the Markdown's headings, paragraphs and pipe tables: the same words in both formats.
