@@ -4,6 +4,7 @@
 //! of DESIGN.md (`report`) and its renderings (`render`). No database code: the server turns its
 //! store into the same frames that a Parquet directory gives.
 
+pub mod calibration;
 pub mod error;
 pub mod frames;
 pub mod load;
@@ -11,8 +12,8 @@ pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod schema;
+pub mod simulation;
 pub mod stats;
-pub mod synth;
 
 pub use error::AnalyticsError;
 pub use load::{DataDir, LogFrames};

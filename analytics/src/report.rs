@@ -15,6 +15,7 @@ mod columns;
 mod guardrails;
 
 pub use attribution::{ComponentAttribution, MeanEstimate, RateEstimate};
+pub use build::retention_vs_control;
 pub use guardrails::Guardrails;
 
 /// SRM is flagged below this p-value (DESIGN).

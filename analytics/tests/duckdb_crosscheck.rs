@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use blendlab_analytics::report::ReportRequest;
-use blendlab_analytics::synth::{write_parquet, SynthSpec};
+use blendlab_analytics::simulation::{write_parquet, Population, RandomAllocation};
 use blendlab_analytics::{compute_report, DataDir};
 use serde_json::Value;
 
@@ -42,8 +42,8 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn every_count_and_mean_matches_duckdb() {
     let dir = scratch_dir("duckdb");
-    let spec = SynthSpec::chai(4_000, 7);
-    let written = write_parquet(&spec, &dir).unwrap();
+    let spec = Population::chai(4_000, 7);
+    let written = write_parquet(&spec, &RandomAllocation::new(&spec.arms), &dir).unwrap();
     assert!(written.messages > 50_000, "{written:?}");
     // as_of in the middle of the log: some days are not yet eligible for late cohorts.
     // Both polars engines must agree with DuckDB (the only test in this binary sets the variable).

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     auth::AdminToken,
     config::ServerConfig,
-    demo, reporting,
+    demo, reporting, simulate,
     startup::{Application, Settings},
     store::Store,
 };
@@ -33,6 +33,8 @@ enum Command {
     Serve(ServeArgs),
     /// Start a server on the example experiment and drive a scripted blended conversation.
     Demo(demo::DemoArgs),
+    /// A synthetic population for an experiment: Parquet, the store, or live HTTP traffic.
+    Simulate(simulate::SimulateArgs),
     /// Define and steer experiments in a store.
     #[command(subcommand)]
     Experiment(ExperimentCommand),
@@ -128,7 +130,8 @@ impl Cli {
             | Command::Report(_)
             | Command::Plan(_)
             | Command::Bench(_)
-            | Command::Export(_) => "warn",
+            | Command::Export(_)
+            | Command::Simulate(_) => "warn",
             _ => "info,sqlx=warn",
         }
     }
@@ -137,6 +140,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Simulate(args) => simulate::run(args).await,
             Command::Experiment(command) => experiment(command).await,
             Command::Report(args) => reporting::command::report(args).await,
             Command::Plan(args) => reporting::command::plan(args),
@@ -235,4 +239,16 @@ async fn experiment(command: ExperimentCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap checks flag names, conflicts and defaults only when a command is built; this builds
+    /// every subcommand so a broken declaration fails here rather than at a user's prompt.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

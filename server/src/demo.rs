@@ -1,6 +1,11 @@
-//! `blendlab demo`: the example experiment, live, in one command. It starts the server on the
-//! embedded SQLite file, defines and starts `chai-blend` through the HTTP API, and drives a
-//! scripted conversation for a user in each arm, showing which component wrote every reply.
+//! `blendlab demo`: the example experiment, live, in one command.
+//! 1. Seeds 30 days of simulated history (a true +10% return lift for the blend) into the
+//!    embedded SQLite file, unless this store has it already.
+//! 2. Starts the server, which catches up the stored daily reports in the background.
+//! 3. Drives a scripted conversation with the real model for a user in each arm, showing which
+//!    component wrote every reply.
+//! 4. Computes today's report over history plus the live turns, prints what it found and writes
+//!    it as HTML.
 
 use std::{path::PathBuf, time::Duration};
 
@@ -12,6 +17,7 @@ use serde_json::{json, Value};
 use crate::{
     cli::{admin_token_from_env, read_definition},
     config::ServerConfig,
+    simulate,
     startup::{Application, Settings},
 };
 
@@ -31,6 +37,12 @@ pub struct DemoArgs {
     /// Exit after the scripted conversation instead of serving until Ctrl-C.
     #[arg(long)]
     exit: bool,
+    /// Simulated users of the seeded history (0: no history).
+    #[arg(long, default_value_t = 4_000)]
+    history_users: u64,
+    /// Where the report is written as HTML.
+    #[arg(long, default_value = "blendlab-demo-report.html")]
+    report_html: PathBuf,
 }
 
 const SCRIPT: [&str; 8] = [
@@ -51,6 +63,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let experiment =
         Experiment::parse(definition.clone(), |_| true).map_err(|e| anyhow::anyhow!("{e}"))?;
 
+    if args.history_users > 0 {
+        seed_history(&args, &experiment).await?;
+    }
     println!("Loading models and opening {} ...", args.db);
     let app = Application::build(Settings {
         bind: args.bind.clone(),
@@ -128,6 +143,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await?;
     }
 
+    let today = chrono::Utc::now().date_naive();
+    let path = format!(
+        "/api/v1/experiments/{}/report?as_of={today}",
+        experiment.key()
+    );
+    let (status, report) = api.call(reqwest::Method::GET, &path, None).await?;
+    anyhow::ensure!(status == 200, "the report failed ({status}): {report}");
+    println!("{}", headline(&report));
+    let html = api
+        .text(&format!("{path}&format=html"))
+        .await
+        .context("fetching the HTML report")?;
+    std::fs::write(&args.report_html, html)
+        .with_context(|| format!("writing {}", args.report_html.display()))?;
+    println!(
+        "The full report: {} (open it in a browser), or {base}{path} with the admin token.",
+        args.report_html.display()
+    );
+    println!(
+        "Stored daily reports: {base}/api/v1/experiments/{}/reports\n",
+        experiment.key()
+    );
+
     if args.exit {
         handle.stop(true).await;
         let _ = server.await;
@@ -195,7 +233,75 @@ struct Api {
     token: String,
 }
 
+/// 30 days of exposures followed for 30 days, ending today, written through `simulate --db`.
+async fn seed_history(args: &DemoArgs, experiment: &Experiment) -> anyhow::Result<()> {
+    let today = chrono::Utc::now().date_naive();
+    let population = simulate::demo_population(experiment, args.history_users, today);
+    match simulate::seed_store(experiment.clone(), population, &args.db).await? {
+        Some(summary) => println!(
+            "Seeded {} simulated users and {} messages over the last 60 days into {} (a true +10% return lift for the blend).",
+            summary.users, summary.messages, args.db
+        ),
+        None => println!("{} already holds the simulated history; reusing it.", args.db),
+    }
+    Ok(())
+}
+
+/// What the report found, in a few lines: each arm's D1/D7/D30 retention against control.
+fn headline(report: &Value) -> String {
+    let mut out = format!(
+        "Report as of {} (sample-ratio check p = {:.3}):\n",
+        report["as_of"].as_str().unwrap_or("?"),
+        report["srm"]["p_value"].as_f64().unwrap_or(f64::NAN)
+    );
+    let percent = |v: &Value| {
+        v.as_f64()
+            .map_or("-".to_owned(), |v| format!("{:.1}%", 100.0 * v))
+    };
+    for arm in report["arms"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {:<10} {:>6} users",
+            arm["arm"].as_str().unwrap_or("?"),
+            arm["users"]
+        ));
+        for k in [1usize, 7, 30] {
+            let day = &arm["retention"][k];
+            out.push_str(&format!("  D{k} {}", percent(&day["rate"])));
+            let vs = &day["vs_control"];
+            if let (Some(ratio), Some(low), Some(high)) = (
+                vs["ratio"].as_f64(),
+                vs["ci_low"].as_f64(),
+                vs["ci_high"].as_f64(),
+            ) {
+                out.push_str(&format!(
+                    " (x{ratio:.2} [{low:.2}, {high:.2}], p {:.3}, always-valid p {:.3})",
+                    vs["p_value"].as_f64().unwrap_or(f64::NAN),
+                    vs["seq_p_value"].as_f64().unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 impl Api {
+    async fn text(&self, path: &str) -> anyhow::Result<String> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        Ok(response.text().await?)
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,

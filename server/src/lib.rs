@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod reporting;
 mod routes;
+pub mod simulate;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
 
-use blendlab_analytics::synth::{write_parquet, SynthSpec};
+use blendlab_analytics::simulation::{write_parquet, Population, RandomAllocation};
 use serde_json::Value;
 
 fn blendlab(args: &[&str]) -> Output {
@@ -19,7 +19,8 @@ fn blendlab(args: &[&str]) -> Output {
 fn generated_log(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("blendlab-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    write_parquet(&SynthSpec::chai(3_000, 11), &dir).unwrap();
+    let population = Population::chai(3_000, 11);
+    write_parquet(&population, &RandomAllocation::new(&population.arms), &dir).unwrap();
     dir
 }
 

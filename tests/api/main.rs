@@ -10,3 +10,4 @@ mod events;
 mod experiments;
 mod openai;
 mod report;
+mod simulate_live;

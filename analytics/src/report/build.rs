@@ -314,8 +314,10 @@ fn compare(
     }
 }
 
-/// `None` when a side has no eligible users or no retained user (the log ratio is undefined).
-fn retention_vs_control(
+/// One day's retention against control, exactly as the report computes it (the calibration suite
+/// runs it on simulated experiments). `None` when a side has no eligible users or no retained user
+/// (the log ratio is undefined).
+pub fn retention_vs_control(
     arm: ProportionCounts,
     control: ProportionCounts,
 ) -> Option<RetentionVsControl> {

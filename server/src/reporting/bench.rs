@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 pub use blendlab_analytics::frames::peak_rss_kb;
 use blendlab_analytics::report::ReportRequest;
-use blendlab_analytics::synth::{write_parquet, SynthSpec};
+use blendlab_analytics::simulation::{
+    continuation_for, write_parquet, Population, RandomAllocation,
+};
 use blendlab_analytics::{compute_report, DataDir};
 use clap::{Args, Subcommand};
 
@@ -16,6 +18,10 @@ use clap::{Args, Subcommand};
 pub enum BenchCommand {
     /// Time `report` on a Parquet log against DuckDB; `--generate` writes the log first.
     Analytics(AnalyticsBenchArgs),
+    /// The five calibration properties of the report's statistics over many simulated experiments.
+    Calibration(crate::simulate::bench::CalibrationArgs),
+    /// `simulate` throughput into Parquet and into SQLite.
+    Simulate(crate::simulate::bench::SimulateBenchArgs),
 }
 
 #[derive(Args)]
@@ -47,17 +53,20 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Analytics(args) => {
             tokio::task::spawn_blocking(move || analytics(args)).await?
         }
+        BenchCommand::Calibration(args) => crate::simulate::bench::calibration(args).await,
+        BenchCommand::Simulate(args) => crate::simulate::bench::simulate(args).await,
     }
 }
 
 fn analytics(args: AnalyticsBenchArgs) -> anyhow::Result<()> {
-    let spec = SynthSpec {
-        messages_per_sitting: args.messages_per_sitting,
-        ..SynthSpec::chai(args.users, args.seed)
-    };
+    let mut spec = Population::chai(args.users, args.seed);
+    for arm in &mut spec.arms {
+        arm.continuation
+            .fill(continuation_for(args.messages_per_sitting));
+    }
     if args.generate {
         let started = Instant::now();
-        let written = write_parquet(&spec, &args.data)?;
+        let written = write_parquet(&spec, &RandomAllocation::new(&spec.arms), &args.data)?;
         println!(
             "wrote {} users and {} messages to {} in {:.1} s",
             written.users,

@@ -6,6 +6,7 @@ mod conversations;
 mod events;
 mod experiments;
 mod reports;
+mod simulated;
 mod users;
 mod warehouse;
 
@@ -22,6 +23,9 @@ pub use conversations::{ConversationRow, MessageRow, NewConversation, NewMessage
 pub use events::NewEvent;
 pub use experiments::{ExperimentRow, ExperimentStatus};
 pub use reports::StoredReport;
+pub use simulated::{
+    SimulatedAssignment, SimulatedBatch, SimulatedConversation, SimulatedEvent, SimulatedMessage,
+};
 pub use warehouse::{AssignmentColumns, EventColumns, MessageColumns};
 
 #[derive(Clone)]
