@@ -1,6 +1,8 @@
 # The two commands of a fresh machine: `make demo` and `make test`. Both install what is missing.
 SHELL := /bin/bash
 CARGO ?= cargo
+# Where cargo puts the release binary; follows CARGO_TARGET_DIR like cargo itself.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 .PHONY: demo test deps pydeps model build lint fmt clean-demo
 
@@ -21,7 +23,7 @@ build: deps
 
 ## The example experiment live: server on the embedded SQLite file, a scripted blended conversation.
 demo: model build
-	./target/release/blendlab demo
+	$(TARGET_DIR)/release/blendlab demo
 
 ## Formatting, lints, unit and end-to-end tests (real model, real SQLite, real HTTP).
 test: model pydeps
@@ -38,4 +40,4 @@ fmt:
 	$(CARGO) fmt --all
 
 clean-demo:
-	rm -f blendlab-demo.db blendlab-demo.db-wal blendlab-demo.db-shm
+	rm -f blendlab-demo.db blendlab-demo.db-wal blendlab-demo.db-shm blendlab-demo-report.html

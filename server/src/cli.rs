@@ -126,8 +126,9 @@ impl Cli {
     /// The demo talks to a person on stdout; server logs would drown it.
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Demo(_)
-            | Command::Report(_)
+            // A 409 on the demo's re-run and slow report queries are expected there, not news.
+            Command::Demo(_) => "warn,sqlx=error,tracing_actix_web=error",
+            Command::Report(_)
             | Command::Plan(_)
             | Command::Bench(_)
             | Command::Export(_)

@@ -97,7 +97,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await?;
     if created.0 == 409 {
         println!(
-            "Experiment {} already exists in this store; reusing it.",
+            "Experiment {} is in this store already; reusing it.",
             experiment.key()
         );
     }

@@ -25,6 +25,7 @@ pub use experiments::{ExperimentRow, ExperimentStatus};
 pub use reports::StoredReport;
 pub use simulated::{
     SimulatedAssignment, SimulatedBatch, SimulatedConversation, SimulatedEvent, SimulatedMessage,
+    SimulatedWriter,
 };
 pub use warehouse::{AssignmentColumns, EventColumns, MessageColumns};
 
