@@ -23,6 +23,7 @@ use clap::Args;
 use crate::cli::read_definition;
 pub use live::{drive, LiveArgs, LiveSummary};
 use progress::Progress;
+pub use store_sink::seed_store;
 
 #[derive(Args)]
 pub struct SimulateArgs {
@@ -180,26 +181,6 @@ pub fn demo_population(experiment: &Experiment, users: u64, today: NaiveDate) ->
         seed: 1,
         behaviour: Behaviour::default(),
     }
-}
-
-/// Writes `population` into the store at `url` unless that seed's users are there already
-/// (`None` then).
-pub async fn seed_store(
-    experiment: Experiment,
-    population: Population,
-    url: &str,
-) -> anyhow::Result<Option<SimSummary>> {
-    let store = crate::store::Store::connect(url).await?;
-    if store
-        .has_users_with_prefix(&population.experiment, &population.user_prefix())
-        .await?
-    {
-        return Ok(None);
-    }
-    drop(store);
-    Ok(Some(
-        store_sink::to_store(experiment, population, url).await?,
-    ))
 }
 
 /// `NAME=NUMBER` flags.

@@ -31,12 +31,48 @@ const FILLER: &str = "Simulated message. The quick brown fox jumps over the lazy
     message. The quick brown fox jumps over the lazy dog while the blend of small models keeps \
     the conversation going with wit, warmth and a question or two. Simulated message.";
 
+/// `simulate --db`: refuses a seed whose users the store holds already, so history is never
+/// written twice.
 pub async fn to_store(
     experiment: Experiment,
     population: Population,
     url: &str,
 ) -> anyhow::Result<SimSummary> {
     let store = Store::connect(url).await?;
+    anyhow::ensure!(
+        !is_seeded(&store, &population).await?,
+        "{url} already holds simulated users of seed {} in {}: choose another --seed",
+        population.seed,
+        population.experiment
+    );
+    write(&store, experiment, population).await
+}
+
+/// The demo's history: written unless that seed's users are there already (`None` then).
+pub async fn seed_store(
+    experiment: Experiment,
+    population: Population,
+    url: &str,
+) -> anyhow::Result<Option<SimSummary>> {
+    let store = Store::connect(url).await?;
+    if is_seeded(&store, &population).await? {
+        return Ok(None);
+    }
+    write(&store, experiment, population).await.map(Some)
+}
+
+async fn is_seeded(store: &Store, population: &Population) -> anyhow::Result<bool> {
+    Ok(store
+        .has_users_with_prefix(&population.experiment, &population.user_prefix())
+        .await?)
+}
+
+/// Stores the experiment, running since the simulated start, if it is missing, then the rows.
+async fn write(
+    store: &Store,
+    experiment: Experiment,
+    population: Population,
+) -> anyhow::Result<SimSummary> {
     let key = population.experiment.clone();
     let experiment = match store.experiment(&key).await? {
         Some(row) => Experiment::parse(row.definition, |_| true)
@@ -56,13 +92,6 @@ pub async fn to_store(
             experiment
         }
     };
-    anyhow::ensure!(
-        !store
-            .has_users_with_prefix(&key, &population.user_prefix())
-            .await?,
-        "{url} already holds simulated users of seed {} in {key}: choose another --seed",
-        population.seed
-    );
 
     let (sender, mut receiver) = mpsc::channel::<SimulatedBatch>(CHANNEL_BATCHES);
     let total = population.users;
