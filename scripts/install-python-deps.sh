@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Python packages the tests call as independent oracles (DuckDB for the report's counts).
+# Python packages the tests call: independent oracles (DuckDB for the report's counts) and
+# real clients (the official `openai` package).
 # Installed only when missing. The statistics vectors are committed; regenerating them needs
 # `pip install scipy statsmodels gbstats` (see analytics/vectors/stats_vectors.py).
 set -euo pipefail
 if ! python3 -c "import duckdb" 2>/dev/null; then
   echo "installing duckdb from PyPI" >&2
   python3 -m pip install -q --disable-pip-version-check duckdb >&2
+fi
+if ! python3 -c "import openai" 2>/dev/null; then
+  echo "installing openai (the official client the OpenAI-compatibility tests drive) from PyPI" >&2
+  python3 -m pip install -q --disable-pip-version-check openai >&2
 fi

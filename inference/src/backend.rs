@@ -54,6 +54,8 @@ pub enum FinishReason {
     Stop,
     /// `max_tokens` reached.
     Length,
+    /// The streaming client went away; the text is what was written until then.
+    Cancelled,
 }
 
 impl FinishReason {
@@ -61,6 +63,7 @@ impl FinishReason {
         match self {
             Self::Stop => "stop",
             Self::Length => "length",
+            Self::Cancelled => "cancelled",
         }
     }
 }
@@ -89,9 +92,22 @@ pub enum InferenceError {
     Cancelled,
     #[error("inference failed: {0}")]
     Backend(String),
+    /// A remote model endpoint failed or could not be reached.
+    #[error("the remote model failed: {0}")]
+    Upstream(String),
 }
+
+/// Receives the reply while it is written: whole characters, never part of a stop string, adding
+/// up to exactly [`Generation::text`]. Dropping the receiver cancels the generation, which then
+/// ends with [`FinishReason::Cancelled`] and the text written so far.
+pub type TextDeltas = tokio::sync::mpsc::UnboundedSender<String>;
 
 #[async_trait::async_trait]
 pub trait ChatBackend: Send + Sync {
-    async fn generate(&self, request: GenerationRequest) -> Result<Generation, InferenceError>;
+    /// Writes one reply; with `deltas`, streams it as it goes.
+    async fn generate(
+        &self,
+        request: GenerationRequest,
+        deltas: Option<TextDeltas>,
+    ) -> Result<Generation, InferenceError>;
 }

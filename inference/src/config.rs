@@ -13,6 +13,9 @@ pub enum BackendKind {
     /// In-process llama.cpp through `llama-cpp-2`.
     #[default]
     Llama,
+    /// Any OpenAI-compatible endpoint: another blendlab, llama.cpp's server, vLLM, a hosted model.
+    #[serde(rename = "openai")]
+    OpenAi,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +45,55 @@ pub struct ModelConfig {
     pub n_gpu_layers: u32,
     #[serde(default)]
     pub template: PromptTemplate,
+    /// `openai` backend: the endpoint's base URL, e.g. `http://10.0.0.5:8080/v1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// `openai` backend: the model name the endpoint knows; defaults to `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_model: Option<String>,
+    /// `openai` backend: the environment variable that holds the endpoint's API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// `openai` backend: seconds one attempt may take, streaming included.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: f64,
+    /// `openai` backend: further attempts after a connection error, a timeout, 429 or 5xx,
+    /// as long as nothing of the reply has arrived.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+impl ModelConfig {
+    /// A model on the bundled GGUF with the defaults a config file gets.
+    pub fn local(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            backend: BackendKind::Llama,
+            path: None,
+            system_prompt: String::new(),
+            temperature: default_temperature(),
+            top_p: default_top_p(),
+            max_tokens: default_max_tokens(),
+            stop: Vec::new(),
+            context_size: default_context_size(),
+            n_gpu_layers: 0,
+            template: PromptTemplate::default(),
+            base_url: None,
+            remote_model: None,
+            api_key_env: None,
+            timeout_s: default_timeout_s(),
+            retries: default_retries(),
+        }
+    }
+
+    /// A model served by the OpenAI-compatible endpoint at `base_url`.
+    pub fn remote(id: impl Into<String>, base_url: impl Into<String>) -> Self {
+        Self {
+            backend: BackendKind::OpenAi,
+            base_url: Some(base_url.into()),
+            ..Self::local(id)
+        }
+    }
 }
 
 fn default_temperature() -> f32 {
@@ -55,6 +107,12 @@ fn default_max_tokens() -> u32 {
 }
 fn default_context_size() -> u32 {
     2048
+}
+fn default_timeout_s() -> f64 {
+    120.0
+}
+fn default_retries() -> u32 {
+    2
 }
 
 impl ModelConfig {
@@ -84,6 +142,37 @@ impl ModelConfig {
         if !(256..=131_072).contains(&self.context_size) {
             problems.push(format!(
                 "model {:?}: context_size must be in 256..=131072",
+                self.id
+            ));
+        }
+        match (self.backend, &self.base_url) {
+            (BackendKind::OpenAi, None) => problems.push(format!(
+                "model {:?}: the openai backend needs base_url",
+                self.id
+            )),
+            (BackendKind::OpenAi, Some(url))
+                if !(url.starts_with("http://") || url.starts_with("https://")) =>
+            {
+                problems.push(format!(
+                    "model {:?}: base_url must start with http:// or https://",
+                    self.id
+                ))
+            }
+            (BackendKind::Llama, Some(_)) => problems.push(format!(
+                "model {:?}: base_url is for backend = \"openai\"",
+                self.id
+            )),
+            _ => {}
+        }
+        if self.backend == BackendKind::OpenAi && self.path.is_some() {
+            problems.push(format!(
+                "model {:?}: path is for the llama backend",
+                self.id
+            ));
+        }
+        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0) || self.retries > 10 {
+            problems.push(format!(
+                "model {:?}: timeout_s must be positive and retries at most 10",
                 self.id
             ));
         }

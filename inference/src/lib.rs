@@ -7,12 +7,16 @@ mod llama;
 mod model_file;
 mod prompt;
 mod registry;
+mod remote;
+mod reply_text;
 
 pub use backend::{
     ChatBackend, ChatMessage, FinishReason, Generation, GenerationRequest, InferenceError, Role,
+    TextDeltas,
 };
 pub use config::{BackendKind, ModelConfig};
-pub use llama::{LlamaEngine, LlamaEngineSettings};
+pub use llama::{raw_decode, LlamaEngine, LlamaEngineSettings, RawDecode};
 pub use model_file::{default_model_path, DEFAULT_MODEL_FILE_NAME};
 pub use prompt::PromptTemplate;
 pub use registry::{ModelRegistry, RegisteredModel, SamplingOverrides};
+pub use remote::OpenAiBackend;

@@ -9,10 +9,13 @@ use std::{
 use anyhow::Context as _;
 
 use crate::{
-    backend::{ChatBackend, ChatMessage, Generation, GenerationRequest, InferenceError, Role},
+    backend::{
+        ChatBackend, ChatMessage, Generation, GenerationRequest, InferenceError, Role, TextDeltas,
+    },
     config::{BackendKind, ModelConfig},
     llama::{LlamaEngine, LlamaEngineSettings},
     model_file::default_model_path,
+    remote::OpenAiBackend,
 };
 
 /// Per-request settings; `None` falls back to the model's config.
@@ -43,12 +46,14 @@ impl RegisteredModel {
         &self.config
     }
 
-    /// Writes the next assistant turn for `history`, under this model's persona.
+    /// Writes the next assistant turn for `history`, under this model's persona; with `deltas`,
+    /// streams it.
     #[tracing::instrument(name = "model.reply", skip_all, fields(model = %self.config.id))]
     pub async fn reply(
         &self,
         history: &[ChatMessage],
         overrides: SamplingOverrides,
+        deltas: Option<TextDeltas>,
     ) -> Result<Generation, InferenceError> {
         let persona = Some(&self.config.system_prompt)
             .filter(|p| !p.trim().is_empty())
@@ -64,7 +69,7 @@ impl RegisteredModel {
             seed: overrides.seed,
             stop,
         };
-        self.backend.generate(request).await
+        self.backend.generate(request, deltas).await
     }
 }
 
@@ -82,6 +87,10 @@ impl ModelRegistry {
         for config in configs {
             config.validate().map_err(anyhow::Error::msg)?;
             let backend: Arc<dyn ChatBackend> = match config.backend {
+                BackendKind::OpenAi => Arc::new(
+                    OpenAiBackend::new(config)
+                        .with_context(|| format!("starting model {:?}", config.id))?,
+                ),
                 BackendKind::Llama => {
                     let path = config.path.clone().unwrap_or_else(default_model_path);
                     let key = (path.clone(), config.template);

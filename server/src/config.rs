@@ -80,17 +80,12 @@ impl ServerConfig {
 
 fn persona(id: &str, system_prompt: &str, temperature: f32) -> ModelConfig {
     ModelConfig {
-        id: id.to_owned(),
-        backend: Default::default(),
-        path: None,
         system_prompt: system_prompt.to_owned(),
         temperature,
         top_p: 0.95,
         max_tokens: 64,
         stop: vec!["\n\n".to_owned()],
-        context_size: 2048,
-        n_gpu_layers: 0,
-        template: Default::default(),
+        ..ModelConfig::local(id)
     }
 }
 

@@ -101,8 +101,14 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        with_retry_after(HttpResponse::build(self.status), self.retry_after_s)
-            .json(json!({ "error": { "code": self.code, "message": self.message } }))
+        with_retry_after(HttpResponse::build(self.status), self.retry_after_s).json(self.body())
+    }
+}
+
+impl ApiError {
+    /// The `/api` error body; also the payload of a stream's `error` event.
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "error": { "code": self.code, "message": self.message } })
     }
 }
 
@@ -128,6 +134,13 @@ impl ResponseError for OpenAiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        with_retry_after(HttpResponse::build(self.0.status), self.0.retry_after_s).json(self.body())
+    }
+}
+
+impl OpenAiError {
+    /// OpenAI's error body; also the payload of a failed stream's last `data:` line.
+    pub fn body(&self) -> serde_json::Value {
         let kind = match self.0.status.as_u16() {
             401 => "authentication_error",
             403 => "permission_error",
@@ -136,9 +149,9 @@ impl ResponseError for OpenAiError {
             500.. => "server_error",
             _ => "invalid_request_error",
         };
-        with_retry_after(HttpResponse::build(self.0.status), self.0.retry_after_s).json(json!({
+        json!({
             "error": { "message": self.0.message, "type": kind, "code": self.0.code, "param": self.0.param }
-        }))
+        })
     }
 }
 

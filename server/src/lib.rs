@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod inference_bench;
 pub mod reporting;
 mod routes;
 pub mod simulate;

@@ -9,5 +9,7 @@ mod errors;
 mod events;
 mod experiments;
 mod openai;
+mod openai_clients;
 mod report;
 mod simulate_live;
+mod streaming;

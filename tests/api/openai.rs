@@ -163,9 +163,9 @@ async fn openai_errors_use_openai_shape() {
             Some("messages"),
         ),
         (
-            json!({ "model": "large", "messages": [{ "role": "user", "content": "Hi" }], "stream": true }),
+            json!({ "model": "large", "messages": [{ "role": "user", "content": "Hi" }], "stream_options": { "include_usage": true } }),
             400,
-            Some("stream"),
+            Some("stream_options"),
         ),
         (json!({ "model": 5, "messages": "x" }), 400, None),
     ];

@@ -6,7 +6,10 @@ use llama_cpp_2::{
 };
 
 use super::Job;
-use crate::backend::{ChatMessage, FinishReason, Generation, InferenceError, Role};
+use crate::{
+    backend::{ChatMessage, FinishReason, Generation, InferenceError, Role},
+    reply_text::ReplyText,
+};
 
 const PREFILL_CHUNK: usize = 512;
 
@@ -25,25 +28,26 @@ pub(super) fn generate(
 
     let mut sampler = sampler_for(request.temperature, request.top_p, request.seed);
     let vocab = model.vocab();
-    let mut decoder = encoding_rs::UTF_8.new_decoder();
-    let mut text = String::new();
-    let mut batch = LlamaBatch::new(1, 1);
-    let mut logits_index = (prompt.len() - 1) as i32 % PREFILL_CHUNK as i32;
-    let stops: Vec<&str> = job
+    let stops = job
         .template
         .stop_strings()
         .iter()
-        .copied()
-        .chain(request.stop.iter().map(String::as_str))
-        .filter(|s| !s.is_empty())
-        .collect();
+        .map(|s| s.to_string())
+        .chain(request.stop.iter().cloned());
+    let mut reply = ReplyText::new(stops);
+    let mut batch = LlamaBatch::new(1, 1);
+    let mut logits_index = (prompt.len() - 1) as i32 % PREFILL_CHUNK as i32;
     let mut completion_tokens = 0u32;
     let finish_reason = loop {
         if completion_tokens >= max_tokens {
             break FinishReason::Length;
         }
-        if job.reply.is_closed() {
-            return Err(InferenceError::Cancelled);
+        if job.is_abandoned() {
+            if job.deltas.is_none() {
+                return Err(InferenceError::Cancelled);
+            }
+            // A streaming client left: what it saw is still the reply to log.
+            break FinishReason::Cancelled;
         }
         // `sample` also accepts the token into the sampler chain; accepting again would
         // double-count it in penalty samplers.
@@ -52,16 +56,11 @@ pub(super) fn generate(
         if vocab.is_eog(token) {
             break FinishReason::Stop;
         }
-        let piece = vocab.token_to_piece(token, false, None);
-        text.reserve(
-            decoder
-                .max_utf8_buffer_length(piece.len())
-                .unwrap_or(piece.len() + 4),
-        );
-        // A token may end inside a multi-byte character; the decoder keeps the partial bytes.
-        let _ = decoder.decode_to_string(&piece, &mut text, false);
-        if let Some(cut) = stops.iter().filter_map(|s| text.find(s)).min() {
-            text.truncate(cut);
+        let stopped = reply.push(&vocab.token_to_piece(token, false, None));
+        if let (Some(deltas), Some(delta)) = (&job.deltas, reply.take_delta()) {
+            let _ = deltas.send(delta);
+        }
+        if stopped {
             break FinishReason::Stop;
         }
         batch.clear();
@@ -74,8 +73,12 @@ pub(super) fn generate(
             .map_err(|e| InferenceError::Backend(e.to_string()))?;
         logits_index = 0;
     };
+    let (text, rest) = reply.finish();
+    if let (Some(deltas), Some(rest)) = (&job.deltas, rest) {
+        let _ = deltas.send(rest);
+    }
     Ok(Generation {
-        text: text.trim().to_owned(),
+        text,
         prompt_tokens: prompt.len() as u32,
         completion_tokens,
         finish_reason,

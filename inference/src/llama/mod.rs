@@ -3,7 +3,10 @@
 //! queue, so async handlers never block on inference.
 
 mod decode;
+mod raw_decode;
 mod worker;
+
+pub use raw_decode::{raw_decode, RawDecode};
 
 use std::{
     num::NonZeroU32,
@@ -18,7 +21,7 @@ use llama_cpp_2::{
 use tokio::sync::oneshot;
 
 use crate::{
-    backend::{ChatBackend, Generation, GenerationRequest, InferenceError},
+    backend::{ChatBackend, Generation, GenerationRequest, InferenceError, TextDeltas},
     prompt::PromptTemplate,
 };
 
@@ -51,7 +54,15 @@ impl LlamaEngineSettings {
 pub(crate) struct Job {
     pub request: GenerationRequest,
     pub template: PromptTemplate,
+    pub deltas: Option<TextDeltas>,
     pub reply: oneshot::Sender<Result<Generation, InferenceError>>,
+}
+
+impl Job {
+    /// Nobody is waiting for this reply any more: the caller or the streaming client went away.
+    pub fn is_abandoned(&self) -> bool {
+        self.reply.is_closed() || self.deltas.as_ref().is_some_and(|d| d.is_closed())
+    }
 }
 
 /// A loaded GGUF file and its workers. Personas of the same file share it.
@@ -119,11 +130,16 @@ impl LlamaEngine {
 
 #[async_trait::async_trait]
 impl ChatBackend for LlamaEngine {
-    async fn generate(&self, request: GenerationRequest) -> Result<Generation, InferenceError> {
+    async fn generate(
+        &self,
+        request: GenerationRequest,
+        deltas: Option<TextDeltas>,
+    ) -> Result<Generation, InferenceError> {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             request,
             template: self.template,
+            deltas,
             reply,
         };
         self.queue.try_send(job).map_err(|error| match error {

@@ -44,7 +44,7 @@ pub(super) fn run(
             Ok(job) => job,
             Err(_) => return, // the engine was dropped
         };
-        if job.reply.is_closed() {
+        if job.is_abandoned() {
             continue; // the caller went away while the job waited
         }
         let span = tracing::debug_span!("generate", max_tokens = job.request.max_tokens);

@@ -23,6 +23,8 @@ pub enum ChatError {
     ContextOverflow(String),
     #[error("{0}")]
     ModelUnavailable(String),
+    #[error("{0}")]
+    Upstream(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -41,6 +43,7 @@ impl From<InferenceError> for ChatError {
         match error {
             InferenceError::ContextOverflow { .. } => Self::ContextOverflow(error.to_string()),
             InferenceError::Overloaded => Self::AtCapacity,
+            InferenceError::Upstream(_) => Self::Upstream(error.to_string()),
             other => Self::Unexpected(anyhow::Error::new(other)),
         }
     }
@@ -75,6 +78,9 @@ impl From<ChatError> for ApiError {
                 "model_unavailable",
                 message,
             ),
+            ChatError::Upstream(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", message)
+            }
             ChatError::Unexpected(e) => ApiError::unexpected(e),
         }
     }

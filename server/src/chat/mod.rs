@@ -9,7 +9,9 @@ mod turn;
 
 pub use enrollment::{assignment_for, enrolled_arm};
 pub use error::ChatError;
-pub use turn::{run_turn, History, Target, TurnInput, TurnOutput, Usage};
+pub use turn::{
+    prepare_turn, run_turn, History, PreparedTurn, Target, TurnInput, TurnOutput, Usage,
+};
 
 /// Checks a user id at the edge: 1..=256 characters, no control characters.
 pub fn validate_user_id(user_id: &str) -> Result<(), ChatError> {

@@ -1,9 +1,10 @@
 use std::time::Instant;
 
 use blendlab_experiments::{turn_entropy, Experiment};
-use blendlab_inference::{ChatMessage, RegisteredModel, Role, SamplingOverrides};
+use blendlab_inference::{ChatMessage, RegisteredModel, Role, SamplingOverrides, TextDeltas};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{enrolled_arm, ChatError};
 use crate::{
@@ -68,14 +69,39 @@ struct Routing {
     arm: Option<String>,
 }
 
-#[tracing::instrument(
-    name = "chat.turn",
-    skip_all,
-    fields(user = %input.user_id, experiment, arm, model, prompt_tokens, completion_tokens, latency_ms)
-)]
+/// A turn that is admitted, routed and ready to generate: everything a streaming response needs
+/// to know before the first token (conversation, arm, component, message id).
+pub struct PreparedTurn {
+    _permit: OwnedSemaphorePermit,
+    conversation: ConversationRow,
+    is_new: bool,
+    position: i64,
+    history: Vec<ChatMessage>,
+    user_message: String,
+    arrived_at: DateTime<Utc>,
+    model_id: String,
+    choice_prob: f64,
+    overrides: SamplingOverrides,
+    message_id: String,
+    user_message_id: String,
+}
+
+/// One whole turn: prepare, generate, log.
 pub async fn run_turn(state: &AppState, input: TurnInput) -> Result<TurnOutput, ChatError> {
+    prepare_turn(state, input)
+        .await?
+        .complete(state, None)
+        .await
+}
+
+#[tracing::instrument(
+    name = "chat.prepare",
+    skip_all,
+    fields(user = %input.user_id, experiment, arm, model)
+)]
+pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<PreparedTurn, ChatError> {
     // Admission first, so an overloaded server answers fast and does no work.
-    let _permit = state
+    let permit = state
         .chat_permits
         .clone()
         .try_acquire_owned()
@@ -107,76 +133,129 @@ pub async fn run_turn(state: &AppState, input: TurnInput) -> Result<TurnOutput, 
         turn,
     )?;
     span.record("model", model.id());
-
-    let started = Instant::now();
-    let generation = model
-        .reply(
-            &history,
-            SamplingOverrides {
-                max_tokens: input.max_tokens,
-                temperature: input.temperature,
-                top_p: input.top_p,
-                stop: input.stop.clone(),
-                seed: input.seed.unwrap_or(seed),
-            },
-        )
-        .await?;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.record("prompt_tokens", generation.prompt_tokens);
-    span.record("completion_tokens", generation.completion_tokens);
-    span.record("latency_ms", latency_ms);
-
-    let replied_at = Utc::now();
-    let message_id = uuid::Uuid::now_v7().to_string();
-    let messages = [
-        NewMessage {
-            message_id: uuid::Uuid::now_v7().to_string(),
-            role: "user",
-            content: user_message,
-            model: None,
-            choice_prob: None,
-            latency_ms: None,
-            prompt_tokens: None,
-            completion_tokens: None,
-            finish_reason: None,
-            created_at: arrived_at,
-        },
-        NewMessage {
-            message_id: message_id.clone(),
-            role: "assistant",
-            content: generation.text.clone(),
-            model: Some(model.id().to_owned()),
-            choice_prob: Some(choice_prob),
-            latency_ms: Some(latency_ms),
-            prompt_tokens: Some(generation.prompt_tokens),
-            completion_tokens: Some(generation.completion_tokens),
-            finish_reason: Some(generation.finish_reason.as_str()),
-            created_at: replied_at,
-        },
-    ];
-    // Committed before the caller hears of it: an acknowledged reply is never lost.
-    state
-        .store
-        .append_messages(&conversation, is_new, position, &messages)
-        .await?;
-
-    Ok(TurnOutput {
-        conversation_id: conversation.conversation_id,
-        message_id,
-        experiment: conversation.experiment,
-        arm: routing.arm,
-        model: model.id().to_owned(),
+    // Ids are drawn in log order (UUIDv7 sorts by time): the user's message, then the reply.
+    let user_message_id = uuid::Uuid::now_v7().to_string();
+    Ok(PreparedTurn {
+        _permit: permit,
+        model_id: model.id().to_owned(),
+        conversation,
+        is_new,
+        position,
+        history,
+        user_message,
+        arrived_at,
         choice_prob,
-        reply: generation.text,
-        finish_reason: generation.finish_reason.as_str(),
-        usage: Usage {
-            prompt_tokens: generation.prompt_tokens,
-            completion_tokens: generation.completion_tokens,
-            total_tokens: generation.prompt_tokens + generation.completion_tokens,
+        overrides: SamplingOverrides {
+            max_tokens: input.max_tokens,
+            temperature: input.temperature,
+            top_p: input.top_p,
+            stop: input.stop,
+            seed: input.seed.unwrap_or(seed),
         },
-        latency_ms,
-        created_at: replied_at,
+        user_message_id,
+        message_id: uuid::Uuid::now_v7().to_string(),
     })
+}
+
+impl PreparedTurn {
+    pub fn conversation_id(&self) -> &str {
+        &self.conversation.conversation_id
+    }
+
+    pub fn arm(&self) -> Option<&str> {
+        self.conversation.arm.as_deref()
+    }
+
+    /// The component that writes the reply.
+    pub fn model(&self) -> &str {
+        &self.model_id
+    }
+
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+
+    pub fn arrived_at(&self) -> DateTime<Utc> {
+        self.arrived_at
+    }
+
+    /// Generates the reply (streaming it into `deltas` when given) and logs both messages.
+    /// A streamed reply whose client left is logged as far as it was written.
+    #[tracing::instrument(
+        name = "chat.generate",
+        skip_all,
+        fields(model = %self.model_id, prompt_tokens, completion_tokens, latency_ms, finish_reason)
+    )]
+    pub async fn complete(
+        self,
+        state: &AppState,
+        deltas: Option<TextDeltas>,
+    ) -> Result<TurnOutput, ChatError> {
+        let span = tracing::Span::current();
+        let model = state.models.get(&self.model_id).ok_or_else(|| {
+            ChatError::ModelUnavailable(format!("model {:?} is gone", self.model_id))
+        })?;
+        let started = Instant::now();
+        let generation = model
+            .reply(&self.history, self.overrides.clone(), deltas)
+            .await?;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.record("prompt_tokens", generation.prompt_tokens);
+        span.record("completion_tokens", generation.completion_tokens);
+        span.record("latency_ms", latency_ms);
+        span.record("finish_reason", generation.finish_reason.as_str());
+
+        let replied_at = Utc::now();
+        let messages = [
+            NewMessage {
+                message_id: self.user_message_id.clone(),
+                role: "user",
+                content: self.user_message.clone(),
+                model: None,
+                choice_prob: None,
+                latency_ms: None,
+                prompt_tokens: None,
+                completion_tokens: None,
+                finish_reason: None,
+                created_at: self.arrived_at,
+            },
+            NewMessage {
+                message_id: self.message_id.clone(),
+                role: "assistant",
+                content: generation.text.clone(),
+                model: Some(self.model_id.clone()),
+                choice_prob: Some(self.choice_prob),
+                latency_ms: Some(latency_ms),
+                prompt_tokens: Some(generation.prompt_tokens),
+                completion_tokens: Some(generation.completion_tokens),
+                finish_reason: Some(generation.finish_reason.as_str()),
+                created_at: replied_at,
+            },
+        ];
+        // Committed before the caller hears of it: an acknowledged reply is never lost.
+        state
+            .store
+            .append_messages(&self.conversation, self.is_new, self.position, &messages)
+            .await?;
+
+        Ok(TurnOutput {
+            conversation_id: self.conversation.conversation_id,
+            message_id: self.message_id,
+            experiment: self.conversation.experiment,
+            arm: self.conversation.arm,
+            model: self.model_id,
+            choice_prob: self.choice_prob,
+            reply: generation.text,
+            finish_reason: generation.finish_reason.as_str(),
+            usage: Usage {
+                prompt_tokens: generation.prompt_tokens,
+                completion_tokens: generation.completion_tokens,
+                total_tokens: generation.prompt_tokens + generation.completion_tokens,
+            },
+            latency_ms,
+            created_at: replied_at,
+        })
+    }
 }
 
 async fn resolve_experiment(

@@ -22,6 +22,9 @@ pub enum BenchCommand {
     Calibration(crate::simulate::bench::CalibrationArgs),
     /// `simulate` throughput into Parquet and into SQLite.
     Simulate(crate::simulate::bench::SimulateBenchArgs),
+    /// Serving cost: bare and served decode rates, per-turn latency of a blend against one
+    /// model, and throughput under concurrency.
+    Inference(crate::inference_bench::InferenceBenchArgs),
 }
 
 #[derive(Args)]
@@ -55,6 +58,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Calibration(args) => crate::simulate::bench::calibration(args).await,
         BenchCommand::Simulate(args) => crate::simulate::bench::simulate(args).await,
+        BenchCommand::Inference(args) => crate::inference_bench::run(args).await,
     }
 }
 

@@ -1,14 +1,19 @@
-//! `POST /api/v1/chat`: the stateful chat. The server keeps the history.
+//! `POST /api/v1/chat`: the stateful chat. The server keeps the history. With `"stream": true`
+//! the reply arrives as server-sent events: `turn` (ids, arm, component), `delta` pieces, then
+//! `done` with the same body as the non-streaming response, or `error`.
 
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::ExperimentKey;
+use futures::StreamExt;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
+use super::streaming::{self, frame, TurnEvent};
 use crate::{
     auth::Admin,
     chat::{
-        run_turn, validate_conversation_id, validate_user_id, ChatError, History, Target, TurnInput,
+        prepare_turn, validate_conversation_id, validate_user_id, ChatError, History, Target,
+        TurnInput, TurnOutput,
     },
     error::ApiError,
     state::AppState,
@@ -24,6 +29,8 @@ pub struct ChatRequest {
     message: String,
     #[serde(default)]
     max_tokens: Option<u32>,
+    #[serde(default)]
+    stream: bool,
 }
 
 impl ChatRequest {
@@ -79,13 +86,48 @@ pub async fn chat(
     state: web::Data<AppState>,
     body: web::Json<ChatRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let turn = body.into_inner().into_turn(&state)?;
-    let output = run_turn(&state, turn).await?;
+    let stream = body.stream;
+    let turn = prepare_turn(&state, body.into_inner().into_turn(&state)?).await?;
     let mut response = HttpResponse::Ok();
-    if let Some(arm) = &output.arm {
-        response.insert_header(("x-blendlab-arm", arm.as_str()));
+    if let Some(arm) = turn.arm() {
+        response.insert_header(("x-blendlab-arm", arm));
     }
-    Ok(response.json(json!({
+    if !stream {
+        let output = turn.complete(&state, None).await?;
+        return Ok(response.json(reply_body(&output)));
+    }
+    let opening = frame(
+        Some("turn"),
+        &json!({
+            "conversation_id": turn.conversation_id(),
+            "message_id": turn.message_id(),
+            "arm": turn.arm(),
+            "model": turn.model(),
+        }),
+    );
+    let (first, rest) = streaming::start(state, turn).await;
+    if let TurnEvent::Finished(Err(error)) = first {
+        return Err(error.into());
+    }
+    let frames = futures::stream::once(async move { first })
+        .chain(rest)
+        .map(|event| match event {
+            TurnEvent::Delta(text) => frame(Some("delta"), &json!({ "text": text })),
+            TurnEvent::Finished(Ok(output)) => frame(Some("done"), &reply_body(&output)),
+            TurnEvent::Finished(Err(error)) => frame(Some("error"), &ApiError::from(error).body()),
+        });
+    Ok(response
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(
+            futures::stream::once(async move { opening })
+                .chain(frames)
+                .map(Ok::<_, actix_web::Error>),
+        ))
+}
+
+fn reply_body(output: &TurnOutput) -> Value {
+    json!({
         "conversation_id": output.conversation_id,
         "message_id": output.message_id,
         "arm": output.arm,
@@ -95,5 +137,5 @@ pub async fn chat(
         "choice_prob": output.choice_prob,
         "finish_reason": output.finish_reason,
         "latency_ms": output.latency_ms,
-    })))
+    })
 }

@@ -6,6 +6,7 @@ mod events;
 mod experiments;
 mod health;
 mod openai;
+mod streaming;
 
 use actix_web::web;
 

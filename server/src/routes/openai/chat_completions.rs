@@ -1,269 +1,86 @@
 //! `POST /v1/chat/completions`. `model` names an experiment (the server assigns `user`'s arm and
 //! draws the component) or a model id. `metadata.conversation_id` continues a conversation.
+//! `stream: true` answers in OpenAI's chunk format, ending with `data: [DONE]`; with
+//! `stream_options.include_usage` a last chunk carries `usage`.
 
-use std::collections::HashMap;
-
-use actix_web::{web, HttpResponse};
-use blendlab_inference::{ChatMessage, Role};
-use serde::Deserialize;
+use actix_web::{
+    web::{self, Bytes},
+    HttpResponse,
+};
+use futures::StreamExt;
 use serde_json::{json, Value};
 
+use super::request::CompletionRequest;
 use crate::{
     auth::Admin,
-    chat::{
-        run_turn, validate_conversation_id, validate_user_id, ChatError, History, Target, TurnInput,
-    },
+    chat::{prepare_turn, ChatError, TurnOutput},
     error::{ApiError, OpenAiError},
-    routes::chat::{validate_max_tokens, validate_message},
+    routes::streaming::{self, frame, TurnEvent},
     state::AppState,
 };
 
-const MAX_MESSAGES: usize = 512;
-const MAX_STOP_STRINGS: usize = 4;
-
-#[derive(Deserialize)]
-pub struct CompletionRequest {
-    model: String,
-    messages: Vec<RequestMessage>,
-    #[serde(default)]
-    max_tokens: Option<u32>,
-    #[serde(default)]
-    max_completion_tokens: Option<u32>,
-    #[serde(default)]
-    temperature: Option<f32>,
-    #[serde(default)]
-    top_p: Option<f32>,
-    #[serde(default)]
-    seed: Option<i64>,
-    #[serde(default)]
-    stop: Option<StopStrings>,
-    #[serde(default)]
-    n: Option<u32>,
-    #[serde(default)]
-    user: Option<String>,
-    #[serde(default)]
-    metadata: Option<HashMap<String, Value>>,
-    #[serde(default)]
-    stream: Option<bool>,
-    /// Fields OpenAI defines that do not change what this server does (penalties, logprobs, …).
-    #[serde(flatten)]
-    _ignored: HashMap<String, Value>,
-}
-
-#[derive(Deserialize)]
-struct RequestMessage {
-    role: String,
-    #[serde(default)]
-    content: Option<Content>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Content {
-    Text(String),
-    Parts(Vec<ContentPart>),
-}
-
-#[derive(Deserialize)]
-struct ContentPart {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum StopStrings {
-    One(String),
-    Many(Vec<String>),
-}
-
-fn invalid(param: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_request_error", message).with_param(param)
-}
-
-impl CompletionRequest {
-    fn into_turn(self, state: &AppState) -> Result<TurnInput, ApiError> {
-        if self.stream == Some(true) {
-            return Err(invalid(
-                "stream",
-                "streaming is not available on this server yet; send stream=false",
-            ));
-        }
-        if self.n.is_some_and(|n| n != 1) {
-            return Err(invalid("n", "only n=1 is supported"));
-        }
-        let max_tokens = self.max_completion_tokens.or(self.max_tokens);
-        validate_max_tokens(max_tokens, state.settings.max_tokens_limit)
-            .map_err(|e| invalid("max_tokens", e.to_string()))?;
-        if self
-            .temperature
-            .is_some_and(|t| !(t.is_finite() && (0.0..=2.0).contains(&t)))
-        {
-            return Err(invalid(
-                "temperature",
-                "temperature must be between 0 and 2",
-            ));
-        }
-        if self
-            .top_p
-            .is_some_and(|p| !(p.is_finite() && p > 0.0 && p <= 1.0))
-        {
-            return Err(invalid("top_p", "top_p must be in (0, 1]"));
-        }
-        let stop = match self.stop {
-            None => Vec::new(),
-            Some(StopStrings::One(s)) => vec![s],
-            Some(StopStrings::Many(v)) => v,
-        };
-        if stop.len() > MAX_STOP_STRINGS || stop.iter().any(|s| s.is_empty() || s.len() > 64) {
-            return Err(invalid(
-                "stop",
-                "stop takes up to 4 non-empty strings of at most 64 bytes",
-            ));
-        }
-        let messages = convert_messages(self.messages, state.settings.max_message_chars)?;
-        let conversation_id = match self
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get("conversation_id"))
-        {
-            None | Some(Value::Null) => None,
-            Some(Value::String(id)) => {
-                validate_conversation_id(id).map_err(|e| invalid("metadata", e.to_string()))?;
-                Some(id.clone())
-            }
-            Some(_) => {
-                return Err(invalid(
-                    "metadata",
-                    "metadata.conversation_id must be a string",
-                ))
-            }
-        };
-        let target = if state.models.contains(&self.model) {
-            Target::Model(self.model)
-        } else {
-            Target::Experiment(self.model)
-        };
-        let user_id = match (self.user, &target) {
-            (Some(user), _) => user,
-            (None, Target::Model(_)) => "anonymous".to_owned(),
-            (None, Target::Experiment(_)) => {
-                return Err(invalid(
-                    "user",
-                    "`user` is required when `model` names an experiment",
-                ))
-            }
-        };
-        validate_user_id(&user_id).map_err(|e| invalid("user", e.to_string()))?;
-        Ok(TurnInput {
-            target,
-            user_id,
-            conversation_id,
-            history: History::Supplied(messages),
-            max_tokens,
-            temperature: self.temperature,
-            top_p: self.top_p,
-            stop,
-            // OpenAI seeds are 64-bit; the sampler takes 32 bits.
-            seed: self.seed.map(|s| s as u32),
-        })
-    }
-}
-
-fn convert_messages(
-    messages: Vec<RequestMessage>,
-    max_chars: usize,
-) -> Result<Vec<ChatMessage>, ApiError> {
-    if messages.is_empty() || messages.len() > MAX_MESSAGES {
-        return Err(invalid(
-            "messages",
-            format!("messages must hold 1 to {MAX_MESSAGES} entries"),
-        ));
-    }
-    let converted = messages
-        .into_iter()
-        .map(|m| {
-            let role = match m.role.as_str() {
-                "system" | "developer" => Role::System,
-                "user" => Role::User,
-                "assistant" => Role::Assistant,
-                other => {
-                    return Err(invalid(
-                        "messages",
-                        format!("unsupported message role {other:?}"),
-                    ))
-                }
-            };
-            let content = match m.content {
-                None => String::new(),
-                Some(Content::Text(text)) => text,
-                Some(Content::Parts(parts)) => {
-                    let mut text = String::new();
-                    for part in parts {
-                        match (part.kind.as_str(), part.text) {
-                            ("text", Some(t)) => text.push_str(&t),
-                            (kind, _) => {
-                                return Err(invalid(
-                                    "messages",
-                                    format!("unsupported content part {kind:?}"),
-                                ))
-                            }
-                        }
-                    }
-                    text
-                }
-            };
-            Ok(ChatMessage::new(role, content))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let last = converted.last().expect("not empty");
-    if last.role != Role::User {
-        return Err(invalid(
-            "messages",
-            "the last message must have role \"user\"",
-        ));
-    }
-    validate_message(&last.content, max_chars).map_err(|e| invalid("messages", e.to_string()))?;
-    let total: usize = converted.iter().map(|m| m.content.chars().count()).sum();
-    if total > max_chars * 16 {
-        return Err(invalid("messages", "the conversation is too long"));
-    }
-    Ok(converted)
-}
-
-#[tracing::instrument(name = "openai.chat_completions", skip_all, fields(model = %body.model))]
+#[tracing::instrument(name = "openai.chat_completions", skip_all, fields(model = %body.model()))]
 pub async fn chat_completions(
     _: Admin,
     state: web::Data<AppState>,
     body: web::Json<CompletionRequest>,
 ) -> Result<HttpResponse, OpenAiError> {
     // An unknown `model` is the first thing to report, before what an experiment would need.
-    if !state.models.contains(&body.model)
+    if !state.models.contains(body.model())
         && state
             .store
-            .experiment(&body.model)
+            .experiment(body.model())
             .await
             .map_err(ApiError::from)?
             .is_none()
     {
-        return Err(ChatError::UnknownTarget(body.model.clone()))
+        return Err(ChatError::UnknownTarget(body.model().to_owned()))
             .map_err(|e| ApiError::from(e).into());
     }
-    let turn = body.into_inner().into_turn(&state)?;
-    let output = run_turn(&state, turn)
+    let body = body.into_inner();
+    let stream = body.streams();
+    let include_usage = body.include_usage();
+    let turn = prepare_turn(&state, body.into_turn(&state)?)
         .await
-        .map_err(|e: ChatError| ApiError::from(e))?;
+        .map_err(ApiError::from)?;
     let mut response = HttpResponse::Ok();
-    response.insert_header((
-        "x-blendlab-conversation-id",
-        output.conversation_id.as_str(),
-    ));
-    if let Some(arm) = &output.arm {
-        response.insert_header(("x-blendlab-arm", arm.as_str()));
+    response.insert_header(("x-blendlab-conversation-id", turn.conversation_id()));
+    if let Some(arm) = turn.arm() {
+        response.insert_header(("x-blendlab-arm", arm));
     }
-    Ok(response.json(json!({
+    if !stream {
+        let output = turn.complete(&state, None).await.map_err(ApiError::from)?;
+        return Ok(response.json(completion_body(&output)));
+    }
+    let chunks = ChunkShape {
+        id: format!("chatcmpl-{}", turn.message_id()),
+        created: turn.arrived_at().timestamp(),
+        model: turn.model().to_owned(),
+        include_usage,
+    };
+    let (first, rest) = streaming::start(state, turn).await;
+    if let TurnEvent::Finished(Err(error)) = first {
+        return Err(ApiError::from(error).into());
+    }
+    let opening = frame(
+        None,
+        &chunks.chunk(json!({ "role": "assistant", "content": "" }), None),
+    );
+    let frames = futures::stream::once(async move { first })
+        .chain(rest)
+        .flat_map(move |event| futures::stream::iter(chunks.frames(event)));
+    Ok(response
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(
+            futures::stream::once(async move { opening })
+                .chain(frames)
+                .map(Ok::<_, actix_web::Error>),
+        ))
+}
+
+fn completion_body(output: &TurnOutput) -> Value {
+    json!({
         "id": format!("chatcmpl-{}", output.message_id),
         "object": "chat.completion",
         "created": output.created_at.timestamp(),
@@ -277,13 +94,66 @@ pub async fn chat_completions(
         }],
         "usage": output.usage,
         "metadata": { "conversation_id": output.conversation_id },
-        "blendlab": {
-            "conversation_id": output.conversation_id,
-            "message_id": output.message_id,
-            "experiment": output.experiment,
-            "arm": output.arm,
-            "choice_prob": output.choice_prob,
-            "latency_ms": output.latency_ms,
-        },
-    })))
+        "blendlab": blendlab_fields(output),
+    })
+}
+
+fn blendlab_fields(output: &TurnOutput) -> Value {
+    json!({
+        "conversation_id": output.conversation_id,
+        "message_id": output.message_id,
+        "experiment": output.experiment,
+        "arm": output.arm,
+        "choice_prob": output.choice_prob,
+        "latency_ms": output.latency_ms,
+    })
+}
+
+/// What every chunk of one streamed completion shares, in OpenAI's `chat.completion.chunk` shape.
+struct ChunkShape {
+    id: String,
+    created: i64,
+    model: String,
+    include_usage: bool,
+}
+
+impl ChunkShape {
+    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
+        let mut chunk = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": null,
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason }],
+        });
+        if self.include_usage {
+            chunk["usage"] = Value::Null;
+        }
+        chunk
+    }
+
+    fn frames(&self, event: TurnEvent) -> Vec<Bytes> {
+        match event {
+            TurnEvent::Delta(text) => {
+                vec![frame(None, &self.chunk(json!({ "content": text }), None))]
+            }
+            TurnEvent::Finished(Ok(output)) => {
+                let mut last = self.chunk(json!({}), Some(output.finish_reason));
+                last["blendlab"] = blendlab_fields(&output);
+                let mut frames = vec![frame(None, &last)];
+                if self.include_usage {
+                    let mut usage = self.chunk(json!({}), None);
+                    usage["choices"] = json!([]);
+                    usage["usage"] = json!(output.usage);
+                    frames.push(frame(None, &usage));
+                }
+                frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
+                frames
+            }
+            TurnEvent::Finished(Err(error)) => {
+                vec![frame(None, &OpenAiError(ApiError::from(error)).body())]
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 mod chat_completions;
 mod models;
+mod request;
 
 pub use chat_completions::chat_completions;
 pub use models::list_models;

@@ -1,0 +1,252 @@
+//! The body of `POST /v1/chat/completions`, checked at the edge and turned into a chat turn.
+
+use std::collections::HashMap;
+
+use blendlab_inference::{ChatMessage, Role};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    chat::{validate_conversation_id, validate_user_id, History, Target, TurnInput},
+    error::ApiError,
+    routes::chat::{validate_max_tokens, validate_message},
+    state::AppState,
+};
+
+const MAX_MESSAGES: usize = 512;
+const MAX_STOP_STRINGS: usize = 4;
+
+#[derive(Deserialize)]
+pub struct CompletionRequest {
+    model: String,
+    messages: Vec<RequestMessage>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    max_completion_tokens: Option<u32>,
+    #[serde(default)]
+    temperature: Option<f32>,
+    #[serde(default)]
+    top_p: Option<f32>,
+    #[serde(default)]
+    seed: Option<i64>,
+    #[serde(default)]
+    stop: Option<StopStrings>,
+    #[serde(default)]
+    n: Option<u32>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    metadata: Option<HashMap<String, Value>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+    /// Fields OpenAI defines that do not change what this server does (penalties, logprobs, …).
+    #[serde(flatten)]
+    _ignored: HashMap<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
+}
+
+#[derive(Deserialize)]
+struct RequestMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+#[derive(Deserialize)]
+struct ContentPart {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StopStrings {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn invalid(param: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_request_error", message).with_param(param)
+}
+
+impl CompletionRequest {
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    pub fn streams(&self) -> bool {
+        self.stream == Some(true)
+    }
+
+    /// Whether a streamed reply ends with a `usage` chunk.
+    pub fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage)
+    }
+
+    pub fn into_turn(self, state: &AppState) -> Result<TurnInput, ApiError> {
+        if self.stream_options.is_some() && self.stream != Some(true) {
+            return Err(invalid(
+                "stream_options",
+                "stream_options is only allowed with stream=true",
+            ));
+        }
+        if self.n.is_some_and(|n| n != 1) {
+            return Err(invalid("n", "only n=1 is supported"));
+        }
+        let max_tokens = self.max_completion_tokens.or(self.max_tokens);
+        validate_max_tokens(max_tokens, state.settings.max_tokens_limit)
+            .map_err(|e| invalid("max_tokens", e.to_string()))?;
+        if self
+            .temperature
+            .is_some_and(|t| !(t.is_finite() && (0.0..=2.0).contains(&t)))
+        {
+            return Err(invalid(
+                "temperature",
+                "temperature must be between 0 and 2",
+            ));
+        }
+        if self
+            .top_p
+            .is_some_and(|p| !(p.is_finite() && p > 0.0 && p <= 1.0))
+        {
+            return Err(invalid("top_p", "top_p must be in (0, 1]"));
+        }
+        let stop = match self.stop {
+            None => Vec::new(),
+            Some(StopStrings::One(s)) => vec![s],
+            Some(StopStrings::Many(v)) => v,
+        };
+        if stop.len() > MAX_STOP_STRINGS || stop.iter().any(|s| s.is_empty() || s.len() > 64) {
+            return Err(invalid(
+                "stop",
+                "stop takes up to 4 non-empty strings of at most 64 bytes",
+            ));
+        }
+        let messages = convert_messages(self.messages, state.settings.max_message_chars)?;
+        let conversation_id = match self
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("conversation_id"))
+        {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => {
+                validate_conversation_id(id).map_err(|e| invalid("metadata", e.to_string()))?;
+                Some(id.clone())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "metadata",
+                    "metadata.conversation_id must be a string",
+                ))
+            }
+        };
+        let target = if state.models.contains(&self.model) {
+            Target::Model(self.model)
+        } else {
+            Target::Experiment(self.model)
+        };
+        let user_id = match (self.user, &target) {
+            (Some(user), _) => user,
+            (None, Target::Model(_)) => "anonymous".to_owned(),
+            (None, Target::Experiment(_)) => {
+                return Err(invalid(
+                    "user",
+                    "`user` is required when `model` names an experiment",
+                ))
+            }
+        };
+        validate_user_id(&user_id).map_err(|e| invalid("user", e.to_string()))?;
+        Ok(TurnInput {
+            target,
+            user_id,
+            conversation_id,
+            history: History::Supplied(messages),
+            max_tokens,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            stop,
+            // OpenAI seeds are 64-bit; the sampler takes 32 bits.
+            seed: self.seed.map(|s| s as u32),
+        })
+    }
+}
+
+fn convert_messages(
+    messages: Vec<RequestMessage>,
+    max_chars: usize,
+) -> Result<Vec<ChatMessage>, ApiError> {
+    if messages.is_empty() || messages.len() > MAX_MESSAGES {
+        return Err(invalid(
+            "messages",
+            format!("messages must hold 1 to {MAX_MESSAGES} entries"),
+        ));
+    }
+    let converted = messages
+        .into_iter()
+        .map(|m| {
+            let role = match m.role.as_str() {
+                "system" | "developer" => Role::System,
+                "user" => Role::User,
+                "assistant" => Role::Assistant,
+                other => {
+                    return Err(invalid(
+                        "messages",
+                        format!("unsupported message role {other:?}"),
+                    ))
+                }
+            };
+            let content = match m.content {
+                None => String::new(),
+                Some(Content::Text(text)) => text,
+                Some(Content::Parts(parts)) => {
+                    let mut text = String::new();
+                    for part in parts {
+                        match (part.kind.as_str(), part.text) {
+                            ("text", Some(t)) => text.push_str(&t),
+                            (kind, _) => {
+                                return Err(invalid(
+                                    "messages",
+                                    format!("unsupported content part {kind:?}"),
+                                ))
+                            }
+                        }
+                    }
+                    text
+                }
+            };
+            Ok(ChatMessage::new(role, content))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let last = converted.last().expect("not empty");
+    if last.role != Role::User {
+        return Err(invalid(
+            "messages",
+            "the last message must have role \"user\"",
+        ));
+    }
+    validate_message(&last.content, max_chars).map_err(|e| invalid("messages", e.to_string()))?;
+    let total: usize = converted.iter().map(|m| m.content.chars().count()).sum();
+    if total > max_chars * 16 {
+        return Err(invalid("messages", "the conversation is too long"));
+    }
+    Ok(converted)
+}
