@@ -45,6 +45,9 @@ pub struct GenerationRequest {
     pub top_p: f32,
     pub seed: u32,
     pub stop: Vec<String>,
+    /// Which (conversation, component) this continues: an engine that keeps a KV sequence per key
+    /// decodes only what was added since that sequence's last turn.
+    pub cache_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,6 +75,8 @@ impl FinishReason {
 pub struct Generation {
     pub text: String,
     pub prompt_tokens: u32,
+    /// Prompt tokens computed for this reply; the rest came from the cache.
+    pub prefill_tokens: u32,
     pub completion_tokens: u32,
     pub finish_reason: FinishReason,
     /// Turns dropped from the front of the history to fit the context.
@@ -110,4 +115,9 @@ pub trait ChatBackend: Send + Sync {
         request: GenerationRequest,
         deltas: Option<TextDeltas>,
     ) -> Result<Generation, InferenceError>;
+
+    /// Brings the cache for `request.cache_key` up to date with `request.messages` (a history
+    /// that ends with a reply another component wrote) in the background, at low priority, so
+    /// that this component is ready if it is picked next. Best effort; without a cache, nothing.
+    fn catch_up(&self, _request: GenerationRequest) {}
 }

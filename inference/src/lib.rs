@@ -18,5 +18,5 @@ pub use config::{BackendKind, ModelConfig};
 pub use llama::{raw_decode, LlamaEngine, LlamaEngineSettings, RawDecode};
 pub use model_file::{default_model_path, DEFAULT_MODEL_FILE_NAME};
 pub use prompt::PromptTemplate;
-pub use registry::{ModelRegistry, RegisteredModel, SamplingOverrides};
+pub use registry::{ModelRegistry, RegisteredModel, ReplyOptions};
 pub use remote::OpenAiBackend;

@@ -20,12 +20,14 @@ use crate::{
 
 /// Per-request settings; `None` falls back to the model's config.
 #[derive(Debug, Clone, Default)]
-pub struct SamplingOverrides {
+pub struct ReplyOptions {
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
     pub stop: Vec<String>,
     pub seed: u32,
+    /// The conversation this continues, so the engine can keep this component's cache of it.
+    pub conversation_id: Option<String>,
 }
 
 pub struct RegisteredModel {
@@ -52,24 +54,42 @@ impl RegisteredModel {
     pub async fn reply(
         &self,
         history: &[ChatMessage],
-        overrides: SamplingOverrides,
+        options: ReplyOptions,
         deltas: Option<TextDeltas>,
     ) -> Result<Generation, InferenceError> {
+        let request = self.request(history, options);
+        self.backend.generate(request, deltas).await
+    }
+
+    /// Lets this component read a turn another component of its blend wrote, in the background,
+    /// so that it is ready if it is picked next.
+    pub fn catch_up(&self, history: &[ChatMessage], conversation_id: &str) {
+        let options = ReplyOptions {
+            conversation_id: Some(conversation_id.to_owned()),
+            ..ReplyOptions::default()
+        };
+        self.backend.catch_up(self.request(history, options));
+    }
+
+    fn request(&self, history: &[ChatMessage], options: ReplyOptions) -> GenerationRequest {
         let persona = Some(&self.config.system_prompt)
             .filter(|p| !p.trim().is_empty())
             .map(|p| ChatMessage::new(Role::System, p.clone()));
         let messages = persona.into_iter().chain(history.iter().cloned()).collect();
         let mut stop = self.config.stop.clone();
-        stop.extend(overrides.stop);
-        let request = GenerationRequest {
+        stop.extend(options.stop);
+        GenerationRequest {
             messages,
-            max_tokens: overrides.max_tokens.unwrap_or(self.config.max_tokens),
-            temperature: overrides.temperature.unwrap_or(self.config.temperature),
-            top_p: overrides.top_p.unwrap_or(self.config.top_p),
-            seed: overrides.seed,
+            max_tokens: options.max_tokens.unwrap_or(self.config.max_tokens),
+            temperature: options.temperature.unwrap_or(self.config.temperature),
+            top_p: options.top_p.unwrap_or(self.config.top_p),
+            seed: options.seed,
             stop,
-        };
-        self.backend.generate(request, deltas).await
+            // Personas of one file share an engine: the key names the component too.
+            cache_key: options
+                .conversation_id
+                .map(|conversation| format!("{conversation}\u{1f}{}", self.config.id)),
+        }
     }
 }
 
@@ -79,8 +99,8 @@ pub struct ModelRegistry {
 }
 
 impl ModelRegistry {
-    /// Loads every model; each distinct GGUF file once, with `workers` contexts.
-    pub fn load(configs: &[ModelConfig], workers: usize) -> anyhow::Result<Self> {
+    /// Loads every model; each distinct GGUF file once, with `sequences` KV sequences.
+    pub fn load(configs: &[ModelConfig], sequences: usize) -> anyhow::Result<Self> {
         let mut engines: HashMap<(PathBuf, crate::PromptTemplate), Arc<LlamaEngine>> =
             HashMap::new();
         let mut registry = Self::default();
@@ -97,7 +117,7 @@ impl ModelRegistry {
                     match engines.get(&key) {
                         Some(engine) => Arc::clone(engine) as Arc<dyn ChatBackend>,
                         None => {
-                            let settings = settings_for(&path, configs, workers);
+                            let settings = settings_for(&path, configs, sequences);
                             let engine = Arc::new(
                                 LlamaEngine::start(settings, config.template)
                                     .with_context(|| format!("starting model {:?}", config.id))?,
@@ -138,13 +158,13 @@ impl ModelRegistry {
 }
 
 /// One engine serves every model on `path`, so it takes the largest context any of them asks for.
-fn settings_for(path: &PathBuf, configs: &[ModelConfig], workers: usize) -> LlamaEngineSettings {
+fn settings_for(path: &PathBuf, configs: &[ModelConfig], sequences: usize) -> LlamaEngineSettings {
     let sharing = configs
         .iter()
         .filter(|c| c.backend == BackendKind::Llama)
         .filter(|c| c.path.clone().unwrap_or_else(default_model_path) == *path);
     let mut settings = LlamaEngineSettings::new(path.clone());
-    settings.workers = workers.max(1);
+    settings.sequences = sequences.max(1);
     settings.context_size = 0;
     for config in sharing {
         settings.context_size = settings.context_size.max(config.context_size);

@@ -22,8 +22,9 @@ pub struct ServerConfig {
 pub struct ServerSettings {
     /// Chat requests admitted at once (queued or running) before 429.
     pub max_concurrent_chats: usize,
-    /// llama.cpp contexts per GGUF file.
-    pub inference_workers: usize,
+    /// KV sequences per GGUF file: replies batched at once, and the (conversation, component)
+    /// caches kept between turns. KV memory grows with this times the models' context_size.
+    pub inference_sequences: usize,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Largest accepted chat message, in characters.
@@ -40,7 +41,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             max_concurrent_chats: 32,
-            inference_workers: 1,
+            inference_sequences: 8,
             max_body_bytes: 1024 * 1024,
             max_message_chars: 16_000,
             max_tokens_limit: 1024,

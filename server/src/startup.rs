@@ -30,10 +30,10 @@ impl Application {
         let admin_token = AdminToken::new(&settings.admin_token)?;
         let store = Store::connect(&settings.database_url).await?;
         let models_config = settings.config.models.clone();
-        let workers = settings.config.server.inference_workers;
+        let sequences = settings.config.server.inference_sequences;
         // Loading GGUF files blocks for a while; keep it off the async runtime.
         let models =
-            tokio::task::spawn_blocking(move || ModelRegistry::load(&models_config, workers))
+            tokio::task::spawn_blocking(move || ModelRegistry::load(&models_config, sequences))
                 .await
                 .context("model loading panicked")??;
         let server_settings = settings.config.server.clone();

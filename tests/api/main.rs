@@ -8,6 +8,7 @@ mod daily_reports;
 mod errors;
 mod events;
 mod experiments;
+mod inference_engine;
 mod openai;
 mod openai_clients;
 mod report;

@@ -1,22 +1,28 @@
-//! In-process llama.cpp. One GGUF file is loaded once; each worker thread owns one context (a
-//! `LlamaContext` is `Send` but not `Sync` and borrows the model) and takes jobs from a bounded
-//! queue, so async handlers never block on inference.
+//! In-process llama.cpp. One GGUF file is loaded once, into one context with several KV
+//! sequences, owned by one scheduler thread (a `LlamaContext` is `Send` but not `Sync` and
+//! borrows the model). Jobs reach it through a bounded queue, so async handlers never block on
+//! inference; it batches every running reply into each decode step.
 
 mod decode;
 mod raw_decode;
-mod worker;
+mod scheduler;
+mod sequence;
+mod slots;
 
 pub use raw_decode::{raw_decode, RawDecode};
 
 use std::{
+    collections::VecDeque,
     num::NonZeroU32,
     path::PathBuf,
-    sync::{mpsc, Arc, Mutex, OnceLock},
+    sync::{mpsc, OnceLock},
     thread,
 };
 
+use anyhow::Context as _;
 use llama_cpp_2::{
-    llama_backend::LlamaBackend, model::params::LlamaModelParams, model::LlamaModel,
+    context::params::LlamaContextParams, llama_backend::LlamaBackend, llama_batch::LlamaBatch,
+    model::params::LlamaModelParams, model::LlamaModel,
 };
 use tokio::sync::oneshot;
 
@@ -28,13 +34,15 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct LlamaEngineSettings {
     pub path: PathBuf,
+    /// Tokens each KV sequence holds: the context one conversation sees.
     pub context_size: u32,
     pub n_gpu_layers: u32,
-    /// Contexts (and threads) serving this file; each holds its own KV cache.
-    pub workers: usize,
-    /// Jobs waiting beyond the running ones before `Overloaded`.
+    /// KV sequences: replies written at once, and (conversation, component) caches kept between
+    /// turns. Memory grows with `sequences * context_size`.
+    pub sequences: usize,
+    /// Replies waiting for a sequence beyond which new ones are refused (`Overloaded`).
     pub queue_capacity: usize,
-    pub threads_per_worker: i32,
+    pub threads: i32,
 }
 
 impl LlamaEngineSettings {
@@ -44,9 +52,9 @@ impl LlamaEngineSettings {
             path,
             context_size: 2048,
             n_gpu_layers: 0,
-            workers: 1,
+            sequences: 8,
             queue_capacity: 256,
-            threads_per_worker: i32::try_from(cores).unwrap_or(2),
+            threads: i32::try_from(cores).unwrap_or(2),
         }
     }
 }
@@ -54,18 +62,36 @@ impl LlamaEngineSettings {
 pub(crate) struct Job {
     pub request: GenerationRequest,
     pub template: PromptTemplate,
-    pub deltas: Option<TextDeltas>,
-    pub reply: oneshot::Sender<Result<Generation, InferenceError>>,
+    pub kind: JobKind,
+}
+
+pub(crate) enum JobKind {
+    Reply {
+        deltas: Option<TextDeltas>,
+        answer: oneshot::Sender<Result<Generation, InferenceError>>,
+    },
+    CatchUp,
 }
 
 impl Job {
     /// Nobody is waiting for this reply any more: the caller or the streaming client went away.
     pub fn is_abandoned(&self) -> bool {
-        self.reply.is_closed() || self.deltas.as_ref().is_some_and(|d| d.is_closed())
+        match &self.kind {
+            JobKind::Reply { deltas, answer } => {
+                answer.is_closed() || deltas.as_ref().is_some_and(|d| d.is_closed())
+            }
+            JobKind::CatchUp => false,
+        }
+    }
+
+    pub fn fail(self, error: InferenceError) {
+        if let JobKind::Reply { answer, .. } = self.kind {
+            let _ = answer.send(Err(error));
+        }
     }
 }
 
-/// A loaded GGUF file and its workers. Personas of the same file share it.
+/// A loaded GGUF file and its scheduler. Personas of the same file share it.
 pub struct LlamaEngine {
     queue: mpsc::SyncSender<Job>,
     template: PromptTemplate,
@@ -88,44 +114,99 @@ fn llama_backend() -> Result<&'static LlamaBackend, InferenceError> {
         .map_err(|e| InferenceError::Backend(format!("llama.cpp backend: {e}")))
 }
 
-/// Creating contexts concurrently from one model is unsound in llama.cpp; serialise it.
-static CONTEXT_CREATION: Mutex<()> = Mutex::new(());
-
 impl LlamaEngine {
-    /// Loads the model and starts its workers; returns once every context exists.
+    /// Loads the model and starts its scheduler; returns once the context exists.
     pub fn start(settings: LlamaEngineSettings, template: PromptTemplate) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
         if !settings.path.is_file() {
             anyhow::bail!(
                 "model file {} does not exist: run `make model` (scripts/fetch-model.sh) or set BLENDLAB_MODEL",
                 settings.path.display()
             );
         }
+        anyhow::ensure!(
+            (1..=scheduler::BATCH_TOKENS).contains(&settings.sequences),
+            "sequences must be in 1..={}",
+            scheduler::BATCH_TOKENS
+        );
         let backend = llama_backend()?;
         let params = LlamaModelParams::default().with_n_gpu_layers(settings.n_gpu_layers);
         let model = LlamaModel::load_from_file(backend, &settings.path, &params)
             .with_context(|| format!("loading {}", settings.path.display()))?;
-        let model = Arc::new(model);
-        let (queue, jobs) = mpsc::sync_channel::<Job>(settings.queue_capacity);
-        let jobs = Arc::new(Mutex::new(jobs));
-        let context_size =
-            NonZeroU32::new(settings.context_size).context("context_size must be positive")?;
-        for index in 0..settings.workers.max(1) {
-            let (ready_tx, ready_rx) = mpsc::channel();
-            let (model, jobs) = (Arc::clone(&model), Arc::clone(&jobs));
-            let threads = settings.threads_per_worker;
-            thread::Builder::new()
-                .name(format!("llama-{index}"))
-                .spawn(move || worker::run(backend, &model, context_size, threads, &jobs, ready_tx))
-                .context("spawning an inference worker")?;
-            ready_rx
-                .recv()
-                .context("inference worker exited during start-up")?
-                .map_err(|e| anyhow::anyhow!("creating a llama.cpp context: {e}"))?;
-        }
-        tracing::info!(path = %settings.path.display(), workers = settings.workers, "model loaded");
+        // Jobs beyond the waiting replies: catch-ups, and replies about to be refused.
+        let (queue, jobs) = mpsc::sync_channel::<Job>(settings.queue_capacity * 2);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread_settings = settings.clone();
+        thread::Builder::new()
+            .name("llama-scheduler".into())
+            .spawn(move || serve(backend, &model, &thread_settings, &jobs, ready_tx))
+            .context("spawning the inference scheduler")?;
+        ready_rx
+            .recv()
+            .context("the inference scheduler exited during start-up")?
+            .map_err(|e| anyhow::anyhow!("creating a llama.cpp context: {e}"))?;
+        tracing::info!(
+            path = %settings.path.display(),
+            sequences = settings.sequences,
+            context_size = settings.context_size,
+            "model loaded"
+        );
         Ok(Self { queue, template })
     }
+
+    fn submit(&self, job: Job) -> Result<(), InferenceError> {
+        self.queue.try_send(job).map_err(|error| match error {
+            mpsc::TrySendError::Full(_) => InferenceError::Overloaded,
+            mpsc::TrySendError::Disconnected(_) => {
+                InferenceError::Backend("the inference scheduler has stopped".into())
+            }
+        })
+    }
+}
+
+/// The scheduler thread: creates the context (one sequence per slot, each with the full
+/// `context_size`) and runs until the engine is dropped.
+fn serve(
+    backend: &LlamaBackend,
+    model: &LlamaModel,
+    settings: &LlamaEngineSettings,
+    jobs: &mpsc::Receiver<Job>,
+    ready: mpsc::Sender<Result<(), String>>,
+) {
+    let sequences = settings.sequences as u32;
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(settings.context_size * sequences))
+        .with_n_seq_max(sequences)
+        // One KV stream per sequence: attention only reads its own cells.
+        .with_kv_unified(false)
+        // Keep the full window in sliding-window layers, so a sequence can be cut back to any
+        // position and reused exactly.
+        .with_swa_full(true)
+        .with_n_batch(scheduler::BATCH_TOKENS as u32)
+        .with_n_ubatch(scheduler::BATCH_TOKENS as u32)
+        .with_n_threads(settings.threads)
+        .with_n_threads_batch(settings.threads);
+    let context = match model.new_context(backend, params) {
+        Ok(context) => {
+            let _ = ready.send(Ok(()));
+            context
+        }
+        Err(error) => {
+            let _ = ready.send(Err(error.to_string()));
+            return;
+        }
+    };
+    scheduler::Scheduler {
+        model,
+        context,
+        slots: slots::Slots::new(settings.sequences),
+        slot_context: settings.context_size,
+        queue_capacity: settings.queue_capacity,
+        replies: VecDeque::new(),
+        catch_ups: VecDeque::new(),
+        active: Vec::new(),
+        batch: LlamaBatch::new(scheduler::BATCH_TOKENS, 1),
+    }
+    .run(jobs);
 }
 
 #[async_trait::async_trait]
@@ -135,21 +216,23 @@ impl ChatBackend for LlamaEngine {
         request: GenerationRequest,
         deltas: Option<TextDeltas>,
     ) -> Result<Generation, InferenceError> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
+        let (answer, answered) = oneshot::channel();
+        self.submit(Job {
             request,
             template: self.template,
-            deltas,
-            reply,
-        };
-        self.queue.try_send(job).map_err(|error| match error {
-            mpsc::TrySendError::Full(_) => InferenceError::Overloaded,
-            mpsc::TrySendError::Disconnected(_) => {
-                InferenceError::Backend("the inference workers have stopped".into())
-            }
+            kind: JobKind::Reply { deltas, answer },
         })?;
-        answer.await.map_err(|_| {
-            InferenceError::Backend("the inference worker dropped the request".into())
+        answered.await.map_err(|_| {
+            InferenceError::Backend("the inference scheduler dropped the request".into())
         })?
+    }
+
+    fn catch_up(&self, request: GenerationRequest) {
+        // Best effort: a full queue means the engine has better things to do.
+        let _ = self.submit(Job {
+            request,
+            template: self.template,
+            kind: JobKind::CatchUp,
+        });
     }
 }

@@ -1,5 +1,5 @@
 //! The engine's ceiling: a bare llama-cpp-2 decode loop, no queue, no server, no stop strings.
-//! `blendlab bench inference` compares the served rate against it.
+//! `blendlab bench inference` compares the served rates against it.
 
 use std::{num::NonZeroU32, path::Path, time::Instant};
 
@@ -16,6 +16,7 @@ use super::llama_backend;
 pub struct RawDecode {
     pub prompt_tokens: usize,
     pub prefill_seconds: f64,
+    /// Over all sequences.
     pub decoded_tokens: u32,
     pub decode_seconds: f64,
 }
@@ -26,52 +27,67 @@ impl RawDecode {
     }
 }
 
-/// Prefills `prompt`, then decodes `tokens` greedy tokens one at a time (ignoring end-of-turn, so
-/// every run decodes the same number), timing the decode steps alone.
+/// Prefills `prompt` into each of `sequences` sequences, then decodes `tokens` greedy tokens per
+/// sequence, one per sequence per step (ignoring end-of-turn, so every run decodes the same
+/// number), timing the decode steps alone.
 pub fn raw_decode(
     path: &Path,
     prompt: &str,
     tokens: u32,
     threads: i32,
+    sequences: u32,
 ) -> anyhow::Result<RawDecode> {
     let backend = llama_backend()?;
     let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
         .with_context(|| format!("loading {}", path.display()))?;
     let params = LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(2048))
+        .with_n_ctx(NonZeroU32::new(2048 * sequences))
+        .with_n_seq_max(sequences)
+        .with_kv_unified(false)
         .with_n_batch(512)
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
     let mut context = model.new_context(backend, params)?;
     let prompt = model.vocab().tokenize(prompt.as_bytes(), true, false);
     anyhow::ensure!(
-        prompt.len() + tokens as usize <= 2048,
-        "the prompt and the decoded tokens must fit 2048 tokens"
+        prompt.len() + tokens as usize <= 2048 && prompt.len() * sequences as usize <= 512,
+        "the prompt and the decoded tokens must fit 2048 tokens, and the prompts one batch"
     );
 
     let started = Instant::now();
-    let mut batch = LlamaBatch::new(prompt.len().max(1), 1);
-    let last = prompt.len() - 1;
-    for (position, token) in prompt.iter().enumerate() {
-        batch.add(*token, position as i32, &[0], position == last)?;
+    let mut batch = LlamaBatch::new(512, sequences as i32);
+    let mut logits_at = Vec::new();
+    for seq in 0..sequences as i32 {
+        let last = prompt.len() - 1;
+        for (position, token) in prompt.iter().enumerate() {
+            batch.add(*token, position as i32, &[seq], position == last)?;
+        }
+        logits_at.push(batch.n_tokens() - 1);
     }
     context.decode(&mut batch)?;
     let prefill_seconds = started.elapsed().as_secs_f64();
 
-    let mut sampler = LlamaSampler::greedy();
-    let mut logits_index = batch.n_tokens() - 1;
+    let mut samplers: Vec<LlamaSampler> = (0..sequences).map(|_| LlamaSampler::greedy()).collect();
     let started = Instant::now();
     for step in 0..tokens {
-        let token = sampler.sample(&context, logits_index);
+        let next: Vec<_> = samplers
+            .iter_mut()
+            .zip(&logits_at)
+            .map(|(sampler, &index)| sampler.sample(&context, index))
+            .collect();
         batch.clear();
-        batch.add(token, (prompt.len() as u32 + step) as i32, &[0], true)?;
+        logits_at.clear();
+        for (seq, token) in next.into_iter().enumerate() {
+            let position = (prompt.len() as u32 + step) as i32;
+            batch.add(token, position, &[seq as i32], true)?;
+            logits_at.push(seq as i32);
+        }
         context.decode(&mut batch)?;
-        logits_index = 0;
     }
     Ok(RawDecode {
         prompt_tokens: prompt.len(),
         prefill_seconds,
-        decoded_tokens: tokens,
+        decoded_tokens: tokens * sequences,
         decode_seconds: started.elapsed().as_secs_f64(),
     })
 }

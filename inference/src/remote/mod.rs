@@ -185,6 +185,7 @@ struct RemoteReply {
     chunks: u32,
     finish_reason: Option<FinishReason>,
     usage: Option<(u32, u32)>,
+    cached_tokens: u32,
 }
 
 impl RemoteReply {
@@ -196,6 +197,9 @@ impl RemoteReply {
             usage["completion_tokens"].as_u64(),
         ) {
             self.usage = Some((prompt as u32, completion as u32));
+        }
+        if let Some(cached) = usage["prompt_tokens_details"]["cached_tokens"].as_u64() {
+            self.cached_tokens = cached as u32;
         }
         let choice = &chunk["choices"][0];
         self.finish_reason = match choice["finish_reason"].as_str() {
@@ -217,6 +221,7 @@ impl RemoteReply {
         Generation {
             text: self.text,
             prompt_tokens,
+            prefill_tokens: prompt_tokens.saturating_sub(self.cached_tokens),
             completion_tokens,
             finish_reason,
             dropped_messages: 0,

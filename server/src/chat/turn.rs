@@ -1,7 +1,7 @@
 use std::time::Instant;
 
 use blendlab_experiments::{turn_entropy, Experiment};
-use blendlab_inference::{ChatMessage, RegisteredModel, Role, SamplingOverrides, TextDeltas};
+use blendlab_inference::{ChatMessage, RegisteredModel, ReplyOptions, Role, TextDeltas};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
@@ -46,6 +46,13 @@ pub struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     pub total_tokens: u32,
+    pub prompt_tokens_details: PromptTokensDetails,
+}
+
+/// OpenAI's field for prompt tokens served from the cache rather than computed.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PromptTokensDetails {
+    pub cached_tokens: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -80,8 +87,10 @@ pub struct PreparedTurn {
     user_message: String,
     arrived_at: DateTime<Utc>,
     model_id: String,
+    /// The other components of the arm's blend, which catch up on this turn afterwards.
+    other_components: Vec<String>,
     choice_prob: f64,
-    overrides: SamplingOverrides,
+    options: ReplyOptions,
     message_id: String,
     user_message_id: String,
 }
@@ -125,7 +134,7 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
     let (history, position, user_message) =
         assemble_history(state, &input, &conversation, is_new).await?;
     let turn = history.iter().filter(|m| m.role == Role::Assistant).count() as u32;
-    let (model, choice_prob, seed) = pick_component(
+    let (model, choice_prob, seed, other_components) = pick_component(
         state,
         &input.target,
         &routing,
@@ -135,6 +144,7 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
     span.record("model", model.id());
     // Ids are drawn in log order (UUIDv7 sorts by time): the user's message, then the reply.
     let user_message_id = uuid::Uuid::now_v7().to_string();
+    let conversation_id = conversation.conversation_id.clone();
     Ok(PreparedTurn {
         _permit: permit,
         model_id: model.id().to_owned(),
@@ -145,12 +155,14 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
         user_message,
         arrived_at,
         choice_prob,
-        overrides: SamplingOverrides {
+        other_components,
+        options: ReplyOptions {
             max_tokens: input.max_tokens,
             temperature: input.temperature,
             top_p: input.top_p,
             stop: input.stop,
             seed: input.seed.unwrap_or(seed),
+            conversation_id: Some(conversation_id),
         },
         user_message_id,
         message_id: uuid::Uuid::now_v7().to_string(),
@@ -158,6 +170,21 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
 }
 
 impl PreparedTurn {
+    /// The other components of a blend read the new turn while the user reads and types, so the
+    /// one picked next decodes only the user's next message.
+    fn let_the_blend_catch_up(&self, state: &AppState, reply: &str) {
+        if self.other_components.is_empty() {
+            return;
+        }
+        let mut history = self.history.clone();
+        history.push(ChatMessage::new(Role::Assistant, reply));
+        for id in &self.other_components {
+            if let Some(model) = state.models.get(id) {
+                model.catch_up(&history, &self.conversation.conversation_id);
+            }
+        }
+    }
+
     pub fn conversation_id(&self) -> &str {
         &self.conversation.conversation_id
     }
@@ -184,7 +211,7 @@ impl PreparedTurn {
     #[tracing::instrument(
         name = "chat.generate",
         skip_all,
-        fields(model = %self.model_id, prompt_tokens, completion_tokens, latency_ms, finish_reason)
+        fields(model = %self.model_id, prompt_tokens, prefill_tokens, completion_tokens, latency_ms, finish_reason)
     )]
     pub async fn complete(
         self,
@@ -197,10 +224,11 @@ impl PreparedTurn {
         })?;
         let started = Instant::now();
         let generation = model
-            .reply(&self.history, self.overrides.clone(), deltas)
+            .reply(&self.history, self.options.clone(), deltas)
             .await?;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         span.record("prompt_tokens", generation.prompt_tokens);
+        span.record("prefill_tokens", generation.prefill_tokens);
         span.record("completion_tokens", generation.completion_tokens);
         span.record("latency_ms", latency_ms);
         span.record("finish_reason", generation.finish_reason.as_str());
@@ -215,6 +243,7 @@ impl PreparedTurn {
                 choice_prob: None,
                 latency_ms: None,
                 prompt_tokens: None,
+                prefill_tokens: None,
                 completion_tokens: None,
                 finish_reason: None,
                 created_at: self.arrived_at,
@@ -227,6 +256,7 @@ impl PreparedTurn {
                 choice_prob: Some(self.choice_prob),
                 latency_ms: Some(latency_ms),
                 prompt_tokens: Some(generation.prompt_tokens),
+                prefill_tokens: Some(generation.prefill_tokens),
                 completion_tokens: Some(generation.completion_tokens),
                 finish_reason: Some(generation.finish_reason.as_str()),
                 created_at: replied_at,
@@ -237,6 +267,7 @@ impl PreparedTurn {
             .store
             .append_messages(&self.conversation, self.is_new, self.position, &messages)
             .await?;
+        self.let_the_blend_catch_up(state, &generation.text);
 
         Ok(TurnOutput {
             conversation_id: self.conversation.conversation_id,
@@ -251,6 +282,9 @@ impl PreparedTurn {
                 prompt_tokens: generation.prompt_tokens,
                 completion_tokens: generation.completion_tokens,
                 total_tokens: generation.prompt_tokens + generation.completion_tokens,
+                prompt_tokens_details: PromptTokensDetails {
+                    cached_tokens: generation.prompt_tokens - generation.prefill_tokens,
+                },
             },
             latency_ms,
             created_at: replied_at,
@@ -399,14 +433,16 @@ async fn assemble_history(
     }
 }
 
-/// The model that writes this turn, the probability it was chosen with, and the sampler seed.
+/// The model that writes this turn, the probability it was chosen with, the sampler seed, and the
+/// arm's other components.
 fn pick_component<'a>(
     state: &'a AppState,
     target: &Target,
     routing: &Routing,
     conversation_id: &str,
     turn: u32,
-) -> Result<(&'a RegisteredModel, f64, u32), ChatError> {
+) -> Result<(&'a RegisteredModel, f64, u32, Vec<String>), ChatError> {
+    let mut others = Vec::new();
     let (model_id, probability, seed) = match (&routing.experiment, target) {
         (Some(experiment), _) => {
             // Users outside every range are served by the control's models.
@@ -416,6 +452,12 @@ fn pick_component<'a>(
                 .and_then(|a| experiment.arm(a))
                 .unwrap_or_else(|| experiment.control());
             let draw = arm.draw_component(experiment.salt(), conversation_id, turn);
+            others = arm
+                .models
+                .iter()
+                .filter(|m| **m != arm.models[draw.model_index])
+                .map(|m| m.to_string())
+                .collect();
             (
                 arm.models[draw.model_index].clone(),
                 draw.probability,
@@ -428,5 +470,5 @@ fn pick_component<'a>(
     let model = state.models.get(&model_id).ok_or_else(|| {
         ChatError::ModelUnavailable(format!("model {model_id:?} is not declared on this server"))
     })?;
-    Ok((model, probability, seed))
+    Ok((model, probability, seed, others))
 }

@@ -63,8 +63,9 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
         ChatMessage::new(Role::User, COUNTING_PROMPT),
     ]);
     let tokens = args.tokens;
+    let bare_prompt = prompt.clone();
     let raw = tokio::task::spawn_blocking(move || {
-        raw_decode(&default_model_path(), &prompt, tokens, threads)
+        raw_decode(&default_model_path(), &bare_prompt, tokens, threads, 1)
     })
     .await??;
     eprintln!(
@@ -72,6 +73,26 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
         raw.tokens_per_second(),
         raw.decoded_tokens
     );
+    // The ceiling for (d): the same loop with 2, 4 and 8 sequences in every step.
+    let mut raw_batched = Vec::new();
+    for sequences in [2u32, 4, 8] {
+        let prompt = prompt.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            raw_decode(
+                &default_model_path(),
+                &prompt,
+                tokens / 2,
+                threads,
+                sequences,
+            )
+        })
+        .await??;
+        eprintln!(
+            "(a{sequences}) bare decode, {sequences} sequences a step: {:.1} tokens/s in total",
+            run.tokens_per_second()
+        );
+        raw_batched.push((sequences, run.tokens_per_second()));
+    }
 
     let dir = std::env::temp_dir().join(format!("blendlab-bench-inference-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -131,6 +152,10 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
             "prompt_tokens": raw.prompt_tokens,
             "prefill_seconds": raw.prefill_seconds,
         },
+        "raw_decode_batched": raw_batched
+            .iter()
+            .map(|(n, rate)| json!({ "sequences": n, "tokens_per_second": rate }))
+            .collect::<Vec<_>>(),
         "served_decode": {
             "tokens_per_second": served_rate,
             "completion_tokens": served.completion_tokens,
@@ -221,6 +246,17 @@ fn print_summary(result: &Value) {
             .as_f64()
             .unwrap_or(0.0)
     );
+    for row in result["raw_decode_batched"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        println!(
+            "(a) bare, {} sequences a step    {:>8.1} tokens/s in total",
+            row["sequences"],
+            row["tokens_per_second"].as_f64().unwrap_or(0.0)
+        );
+    }
     turns::print(&result["turns"]);
     for row in result["concurrency"].as_array().into_iter().flatten() {
         println!(

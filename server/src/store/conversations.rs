@@ -38,6 +38,8 @@ pub struct NewMessage {
     pub choice_prob: Option<f64>,
     pub latency_ms: Option<f64>,
     pub prompt_tokens: Option<u32>,
+    /// Prompt tokens computed for this reply; the rest came from the cache.
+    pub prefill_tokens: Option<u32>,
     pub completion_tokens: Option<u32>,
     pub finish_reason: Option<&'static str>,
     pub created_at: DateTime<Utc>,
@@ -118,9 +120,9 @@ impl Store {
         for (offset, message) in messages.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO messages (message_id, conversation_id, position, user_id, experiment, arm,
-                    role, content, model, choice_prob, latency_ms, prompt_tokens, completion_tokens,
-                    finish_reason, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    role, content, model, choice_prob, latency_ms, prompt_tokens, prefill_tokens,
+                    completion_tokens, finish_reason, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&message.message_id)
             .bind(&conversation.conversation_id)
@@ -134,6 +136,7 @@ impl Store {
             .bind(message.choice_prob)
             .bind(message.latency_ms)
             .bind(message.prompt_tokens)
+            .bind(message.prefill_tokens)
             .bind(message.completion_tokens)
             .bind(message.finish_reason)
             .bind(to_micros(message.created_at))

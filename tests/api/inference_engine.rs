@@ -1,0 +1,238 @@
+//! The engine behind the API, observed through it: each (conversation, component) keeps its KV
+//! sequence, blend components catch up in the background, evicted sequences are rebuilt exactly,
+//! concurrent replies share decode steps, and long histories drop their oldest turns.
+
+use std::time::{Duration, Instant};
+
+use blendlab_server::config::ServerConfig;
+use blendlab_tests::{example_definition, spawn_app, spawn_app_with, TestApp};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+const LINES: [&str; 5] = [
+    "Hi! How is your day going?",
+    "What do you like to do on weekends?",
+    "Have you ever been to the sea?",
+    "What is your favourite food?",
+    "Any advice for me?",
+];
+
+/// A user id the example experiment puts in `arm`.
+async fn user_in(app: &TestApp, arm: &str) -> String {
+    for i in 0.. {
+        let user = format!("cache-user-{i}");
+        let (_, body) = app
+            .get_json(&format!("/api/v1/experiments/chai-blend/assignment/{user}"))
+            .await;
+        if body["arm"] == arm {
+            return user;
+        }
+    }
+    unreachable!()
+}
+
+/// (model, prompt tokens, prefill tokens) of each reply of a conversation, in order.
+async fn replies(app: &TestApp, conversation: &str) -> Vec<(String, u64, u64)> {
+    app.db_rows(&format!(
+        "SELECT model, prompt_tokens, prefill_tokens FROM messages
+         WHERE conversation_id = '{conversation}' AND role = 'assistant' ORDER BY position"
+    ))
+    .await
+    .into_iter()
+    .map(|row| {
+        (
+            row[0].as_str().unwrap().to_owned(),
+            row[1].as_u64().unwrap(),
+            row[2].as_u64().unwrap(),
+        )
+    })
+    .collect()
+}
+
+async fn converse(app: &TestApp, user: &str, conversation: &str, pause: Duration) {
+    for line in LINES {
+        let (status, body) = app
+            .post_json(
+                "/api/v1/chat",
+                &json!({ "experiment": "chai-blend", "user_id": user, "conversation_id": conversation,
+                         "message": line, "max_tokens": 24 }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        tokio::time::sleep(pause).await;
+    }
+}
+
+#[tokio::test]
+async fn a_single_model_decodes_only_what_each_turn_adds() {
+    let app = spawn_app().await;
+    app.start_experiment(&example_definition()).await;
+    let user = user_in(&app, "control").await;
+    converse(&app, &user, "single-cache", Duration::ZERO).await;
+    let turns = replies(&app, "single-cache").await;
+    assert_eq!(
+        turns[0].1, turns[0].2,
+        "the first turn computes its whole prompt"
+    );
+    for (model, prompt, prefill) in &turns[1..] {
+        assert_eq!(model, "large");
+        assert!(
+            *prefill < 40 && *prompt > 60,
+            "turn prefilled {prefill} of {prompt} tokens: {turns:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn blend_components_catch_up_while_the_user_types() {
+    let app = spawn_app().await;
+    app.start_experiment(&example_definition()).await;
+    let user = user_in(&app, "blend").await;
+    converse(&app, &user, "blend-cache", Duration::from_millis(1500)).await;
+    let turns = replies(&app, "blend-cache").await;
+    let models: std::collections::BTreeSet<&str> = turns.iter().map(|t| t.0.as_str()).collect();
+    assert!(
+        models.len() > 1,
+        "the draw should use several components: {turns:?}"
+    );
+    for (_, prompt, prefill) in &turns[1..] {
+        assert!(
+            *prefill < 40,
+            "whichever component was picked had already read the history: prefilled {prefill} of {prompt}: {turns:?}"
+        );
+    }
+}
+
+/// A greedy reply through the OpenAI endpoint, continuing `conversation`.
+async fn greedy(app: &TestApp, conversation: &str, messages: &[Value]) -> Value {
+    let (status, body) = app
+        .post_json(
+            "/v1/chat/completions",
+            &json!({ "model": "small-a", "temperature": 0, "max_tokens": 16,
+                     "metadata": { "conversation_id": conversation }, "messages": messages }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn an_evicted_or_reused_sequence_gives_the_reply_a_fresh_one_gives() {
+    let mut config = ServerConfig::default();
+    config.server.inference_sequences = 2;
+    let app = spawn_app_with(config).await;
+    let mut history = vec![json!({ "role": "user", "content": "Tell me about the sea." })];
+    let first = greedy(&app, "kept", &history).await;
+    history
+        .push(json!({ "role": "assistant", "content": first["choices"][0]["message"]["content"] }));
+    history.push(json!({ "role": "user", "content": "And the mountains?" }));
+    let reused = greedy(&app, "kept", &history).await;
+    assert!(
+        reused["usage"]["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap()
+            > 20,
+        "{reused}"
+    );
+
+    // Two other conversations take both sequences; the first one's cache is gone.
+    for other in ["other-1", "other-2"] {
+        greedy(
+            &app,
+            other,
+            &[json!({ "role": "user", "content": format!("Hello from {other}") })],
+        )
+        .await;
+    }
+    history.push(
+        json!({ "role": "assistant", "content": reused["choices"][0]["message"]["content"] }),
+    );
+    history.push(json!({ "role": "user", "content": "Which do you prefer?" }));
+    let rebuilt = greedy(&app, "kept", &history).await;
+
+    let fresh_app = spawn_app().await;
+    let fresh = greedy(&fresh_app, "fresh", &history).await;
+    assert_eq!(
+        fresh["usage"]["prompt_tokens_details"]["cached_tokens"], 0,
+        "{fresh}"
+    );
+    assert_eq!(
+        rebuilt["choices"][0]["message"]["content"], fresh["choices"][0]["message"]["content"],
+        "the same history gives the same greedy reply from a rebuilt cache and from none"
+    );
+    assert_eq!(
+        rebuilt["usage"]["prompt_tokens"],
+        fresh["usage"]["prompt_tokens"]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_replies_share_decode_steps() {
+    let app = spawn_app().await;
+    let started = Instant::now();
+    let streams = futures::future::join_all((0..4).map(|i| {
+        let app = &app;
+        async move {
+            let response = app
+                .admin(reqwest::Method::POST, "/v1/chat/completions")
+                .json(&json!({ "model": "small-b", "temperature": 0, "max_tokens": 48, "stream": true,
+                               "messages": [{ "role": "user", "content": format!("Count from {i} to 100: ") }] }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let mut body = response.bytes_stream();
+            let mut first_content = None;
+            while let Some(bytes) = body.next().await {
+                if first_content.is_none() && String::from_utf8_lossy(&bytes.unwrap()).contains("\"content\":\"") {
+                    first_content = Some(started.elapsed());
+                }
+            }
+            (first_content.expect("some content"), started.elapsed())
+        }
+    }))
+    .await;
+    let last_first_token = streams.iter().map(|s| s.0).max().unwrap();
+    let first_finish = streams.iter().map(|s| s.1).min().unwrap();
+    assert!(
+        last_first_token < first_finish,
+        "every reply was under way before any finished: {streams:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_history_longer_than_the_context_drops_its_oldest_turns() {
+    let mut config = ServerConfig::default();
+    for model in &mut config.models {
+        model.context_size = 256;
+        model.max_tokens = 16;
+    }
+    let app = spawn_app_with(config).await;
+    let mut messages = vec![json!({ "role": "system", "content": "You are terse." })];
+    for turn in 0..12 {
+        messages.push(json!({ "role": "user", "content": format!("This is message number {turn}, and it talks about rivers and lakes.") }));
+        messages.push(
+            json!({ "role": "assistant", "content": "I see, tell me more about it please." }),
+        );
+    }
+    messages.push(json!({ "role": "user", "content": "Summarise." }));
+    let (status, body) = app
+        .post_json(
+            "/v1/chat/completions",
+            &json!({ "model": "small-a", "messages": messages, "max_tokens": 16 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let prompt = body["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(prompt + 16 <= 256 && prompt > 150, "{prompt}");
+
+    let too_long = "word ".repeat(400);
+    let (status, body) = app
+        .post_json(
+            "/v1/chat/completions",
+            &json!({ "model": "small-a", "messages": [{ "role": "user", "content": too_long }] }),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "context_length_exceeded");
+}
