@@ -77,9 +77,7 @@ impl Job {
     /// Nobody is waiting for this reply any more: the caller or the streaming client went away.
     pub fn is_abandoned(&self) -> bool {
         match &self.kind {
-            JobKind::Reply { deltas, answer } => {
-                answer.is_closed() || deltas.as_ref().is_some_and(|d| d.is_closed())
-            }
+            JobKind::Reply { deltas, answer } => nobody_waits(answer, deltas.as_ref()),
             JobKind::CatchUp => false,
         }
     }
@@ -89,6 +87,14 @@ impl Job {
             let _ = answer.send(Err(error));
         }
     }
+}
+
+/// The caller dropped its answer, or the streaming client its deltas.
+pub(crate) fn nobody_waits(
+    answer: &oneshot::Sender<Result<Generation, InferenceError>>,
+    deltas: Option<&TextDeltas>,
+) -> bool {
+    answer.is_closed() || deltas.is_some_and(|d| d.is_closed())
 }
 
 /// A loaded GGUF file and its scheduler. Personas of the same file share it.

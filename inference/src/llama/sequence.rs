@@ -72,7 +72,7 @@ impl Reply {
 
     /// Nobody is waiting any more: the caller or the streaming client went away.
     pub fn is_abandoned(&self) -> bool {
-        self.answer.is_closed() || self.deltas.as_ref().is_some_and(|d| d.is_closed())
+        super::nobody_waits(&self.answer, self.deltas.as_ref())
     }
 
     pub fn is_streaming(&self) -> bool {

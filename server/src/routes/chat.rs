@@ -4,7 +4,6 @@
 
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::ExperimentKey;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -109,21 +108,21 @@ pub async fn chat(
     if let TurnEvent::Finished(Err(error)) = first {
         return Err(error.into());
     }
-    let frames = futures::stream::once(async move { first })
-        .chain(rest)
-        .map(|event| match event {
-            TurnEvent::Delta(text) => frame(Some("delta"), &json!({ "text": text })),
-            TurnEvent::Finished(Ok(output)) => frame(Some("done"), &reply_body(&output)),
-            TurnEvent::Finished(Err(error)) => frame(Some("error"), &ApiError::from(error).body()),
-        });
-    Ok(response
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .streaming(
-            futures::stream::once(async move { opening })
-                .chain(frames)
-                .map(Ok::<_, actix_web::Error>),
-        ))
+    Ok(streaming::respond(
+        response,
+        opening,
+        first,
+        rest,
+        |event| {
+            vec![match event {
+                TurnEvent::Delta(text) => frame(Some("delta"), &json!({ "text": text })),
+                TurnEvent::Finished(Ok(output)) => frame(Some("done"), &reply_body(&output)),
+                TurnEvent::Finished(Err(error)) => {
+                    frame(Some("error"), &ApiError::from(error).body())
+                }
+            }]
+        },
+    ))
 }
 
 fn reply_body(output: &TurnOutput) -> Value {

@@ -3,7 +3,10 @@
 //! The turn generates in a task of its own, so that when the client disconnects the reply is
 //! still logged as far as it was written (the dropped event stream is what cancels generation).
 
-use actix_web::web::{self, Bytes};
+use actix_web::{
+    web::{self, Bytes},
+    HttpResponse, HttpResponseBuilder,
+};
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -66,4 +69,25 @@ pub fn frame(event: Option<&str>, data: &impl Serialize) -> Bytes {
         Some(name) => Bytes::from(format!("event: {name}\ndata: {json}\n\n")),
         None => Bytes::from(format!("data: {json}\n\n")),
     }
+}
+
+/// The event-stream response: `opening`, then each event of the turn as the route's frames.
+pub fn respond(
+    mut response: HttpResponseBuilder,
+    opening: Bytes,
+    first: TurnEvent,
+    rest: impl Stream<Item = TurnEvent> + 'static,
+    mut frames_of: impl FnMut(TurnEvent) -> Vec<Bytes> + 'static,
+) -> HttpResponse {
+    let frames = futures::stream::once(async move { first })
+        .chain(rest)
+        .flat_map(move |event| futures::stream::iter(frames_of(event)));
+    response
+        .content_type("text/event-stream")
+        .insert_header(("cache-control", "no-cache"))
+        .streaming(
+            futures::stream::once(async move { opening })
+                .chain(frames)
+                .map(Ok::<_, actix_web::Error>),
+        )
 }

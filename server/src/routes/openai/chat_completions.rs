@@ -7,7 +7,6 @@ use actix_web::{
     web::{self, Bytes},
     HttpResponse,
 };
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::request::CompletionRequest;
@@ -66,17 +65,13 @@ pub async fn chat_completions(
         None,
         &chunks.chunk(json!({ "role": "assistant", "content": "" }), None),
     );
-    let frames = futures::stream::once(async move { first })
-        .chain(rest)
-        .flat_map(move |event| futures::stream::iter(chunks.frames(event)));
-    Ok(response
-        .content_type("text/event-stream")
-        .insert_header(("cache-control", "no-cache"))
-        .streaming(
-            futures::stream::once(async move { opening })
-                .chain(frames)
-                .map(Ok::<_, actix_web::Error>),
-        ))
+    Ok(streaming::respond(
+        response,
+        opening,
+        first,
+        rest,
+        move |event| chunks.frames(event),
+    ))
 }
 
 fn completion_body(output: &TurnOutput) -> Value {
