@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Where cargo puts the release binary; follows CARGO_TARGET_DIR like cargo itself.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: demo test deps pydeps model build lint fmt clean-demo
+.PHONY: demo test deps pydeps browser dashboard model build lint fmt clean-demo
 
 ## Install Debian build packages (cmake, clang, libclang-dev) and the bundled model when missing.
 deps:
@@ -17,6 +17,14 @@ model: deps
 pydeps:
 	@bash scripts/install-python-deps.sh
 
+## Chromium, Node.js and dashboards/node_modules for the dashboard's browser tests.
+browser:
+	@bash scripts/install-browser.sh
+
+## Rebuilds dashboards/dist from its sources (commit the result: the binary embeds it).
+dashboard: browser
+	cd dashboards && npm run build
+
 
 build: deps
 	$(CARGO) build --release --locked --bin blendlab
@@ -25,9 +33,10 @@ build: deps
 demo: model build
 	$(TARGET_DIR)/release/blendlab demo
 
-## Formatting, lints, unit and end-to-end tests (real model, real SQLite, real HTTP).
-test: model pydeps
+## Formatting, lints, unit and end-to-end tests (real model, real SQLite, real HTTP, real browser).
+test: model pydeps browser
 	$(CARGO) fmt --all -- --check
+	cd dashboards && node scripts/check-dist.mjs
 	# Clippy checks on the test profile, like the tests build (measured: no change in CI time).
 	$(CARGO) clippy --locked --workspace --all-targets --profile test -- -D warnings
 	$(CARGO) test --locked --workspace

@@ -40,11 +40,15 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
-    let dir = TempDir::new("test");
+    spawn_app_in(TempDir::new("test"), config).await
+}
+
+/// The app on `dir/blendlab.db`, which a test may have filled before.
+pub async fn spawn_app_in(dir: TempDir, config: ServerConfig) -> TestApp {
     let db_path = dir.0.join("blendlab.db");
     let app = Application::build(Settings {
         bind: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}", db_path.display()),
+        database_url: database_url(&dir),
         admin_token: ADMIN_TOKEN.into(),
         config,
     })
@@ -58,6 +62,10 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         client: reqwest::Client::new(),
         _dir: dir,
     }
+}
+
+pub fn database_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.0.join("blendlab.db").display())
 }
 
 pub fn example_definition() -> Value {

@@ -79,6 +79,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(app.run_until_stopped());
 
     println!("\nblendlab is serving at {base}");
+    println!("  dashboard   : {base}/  (sign in with the admin token below)");
     println!("  admin token : {admin_token}");
     println!("  store       : {}", args.db);
     println!("  try         : curl -s -H 'Authorization: Bearer {admin_token}' {base}/api/v1/experiments\n");
@@ -172,7 +173,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "Serving until Ctrl-C. The stored conversations are at {base}/api/v1/conversations/<id>."
+        "Serving until Ctrl-C. Open the dashboard at {base}/ to watch the experiment, compare arms \
+         on the leaderboard and chat in the playground; the stored conversations are at \
+         {base}/api/v1/conversations/<id>."
     );
     tokio::signal::ctrl_c()
         .await

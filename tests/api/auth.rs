@@ -19,6 +19,19 @@ async fn admin_calls_without_the_token_get_401() {
             reqwest::Method::GET,
             "/api/v1/experiments/chai-blend/assignment/u1",
         ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/experiments/chai-blend/exposures",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/experiments/chai-blend/report",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/experiments/chai-blend/reports",
+        ),
+        (reqwest::Method::GET, "/api/v1/leaderboard"),
         (reqwest::Method::POST, "/api/v1/chat"),
         (reqwest::Method::GET, "/api/v1/conversations/abc"),
         (reqwest::Method::POST, "/api/v1/events"),

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod command;
 pub mod daily;
 pub mod export;
+pub mod leaderboard;
 pub mod source;
 
 pub use source::{report_from_store, ReportFormat};

@@ -2,20 +2,24 @@
 
 mod chat;
 mod conversations;
+mod dashboard;
 mod events;
 mod experiments;
 mod health;
+mod leaderboard;
 mod openai;
 mod streaming;
 
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
+    cfg.configure(dashboard::configure)
+        .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .service(
             web::scope("/api/v1")
                 .configure(experiments::configure)
+                .route("/leaderboard", web::get().to(leaderboard::show))
                 .route("/chat", web::post().to(chat::chat))
                 .route(
                     "/conversations/{conversation_id}",

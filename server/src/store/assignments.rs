@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::{from_micros, to_micros, Store, StoreError};
@@ -57,5 +57,30 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(|r| (r.get("arm"), r.get("n"))).collect())
+    }
+
+    /// First exposures per UTC day and arm, oldest day first: `(day, arm, users)`.
+    #[tracing::instrument(skip(self))]
+    pub async fn exposures_per_day(
+        &self,
+        experiment: &str,
+    ) -> Result<Vec<(NaiveDate, String, i64)>, StoreError> {
+        const DAY_MICROS: i64 = 86_400_000_000;
+        let rows = sqlx::query(
+            "SELECT assigned_at / ? AS day, arm, COUNT(*) AS n FROM assignments
+             WHERE experiment = ? GROUP BY day, arm ORDER BY day, arm",
+        )
+        .bind(DAY_MICROS)
+        .bind(experiment)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let day: i64 = r.get("day");
+                let date = from_micros(day * DAY_MICROS).date_naive();
+                (date, r.get("arm"), r.get("n"))
+            })
+            .collect())
     }
 }

@@ -53,20 +53,22 @@ impl Store {
         .bind(as_of.map(|d| d.to_string()))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let as_of: String = row.get(0);
-                let report: String = row.get(1);
-                Ok(StoredReport {
-                    as_of: as_of.parse().map_err(|e| {
-                        StoreError::Unexpected(anyhow::anyhow!("stored as_of {as_of:?}: {e}"))
-                    })?,
-                    report: serde_json::from_str(&report)
-                        .map_err(|e| StoreError::Unexpected(e.into()))?,
-                    computed_at: from_micros(row.get(2)),
-                })
-            })
-            .collect()
+        rows.iter().map(stored_report_from_row).collect()
+    }
+
+    /// The most recent stored report of `experiment`.
+    pub async fn latest_report(
+        &self,
+        experiment: &str,
+    ) -> Result<Option<StoredReport>, StoreError> {
+        let row = sqlx::query(
+            "SELECT as_of, report, computed_at FROM reports WHERE experiment = ?
+             ORDER BY as_of DESC LIMIT 1",
+        )
+        .bind(experiment)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(stored_report_from_row).transpose()
     }
 
     /// The days that already have a stored report, oldest first.
@@ -92,4 +94,16 @@ impl Store {
     ) -> Result<Option<StoredReport>, StoreError> {
         Ok(self.fetch_reports(experiment, Some(as_of)).await?.pop())
     }
+}
+
+fn stored_report_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredReport, StoreError> {
+    let as_of: String = row.get(0);
+    let report: String = row.get(1);
+    Ok(StoredReport {
+        as_of: as_of
+            .parse()
+            .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("stored as_of {as_of:?}: {e}")))?,
+        report: serde_json::from_str(&report).map_err(|e| StoreError::Unexpected(e.into()))?,
+        computed_at: from_micros(row.get(2)),
+    })
 }

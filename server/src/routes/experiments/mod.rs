@@ -2,6 +2,7 @@
 
 mod assignment;
 mod define;
+mod exposures;
 mod history;
 mod lifecycle;
 mod report;
@@ -24,6 +25,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/experiments/{key}", web::put().to(define::replace))
         .route("/experiments/{key}/start", web::post().to(lifecycle::start))
         .route("/experiments/{key}/stop", web::post().to(lifecycle::stop))
+        .route(
+            "/experiments/{key}/exposures",
+            web::get().to(exposures::show),
+        )
         .route("/experiments/{key}/report", web::get().to(report::show))
         .route("/experiments/{key}/reports", web::get().to(history::list))
         .route(

@@ -1,0 +1,253 @@
+// A report (DESIGN's JSON) as sections: charts first, then the tables behind them.
+
+import { armColor, band, drawChart, line } from "../charts.js";
+import { el, table } from "../dom.js";
+import { count, fixed, interval, isNumber, millis, pValue, percent, ratio, seconds, significance } from "../format.js";
+
+export function reportSections(report) {
+  const arms = report.arms;
+  const treatments = arms.filter((a) => a.arm !== report.control);
+  const days = arms[0]?.retention.map((r) => r.day) ?? [];
+  const sections = [
+    srmBanner(report),
+    chartCard("retention", "Day-k retention", "Share of each arm's eligible users active on day k after exposure.", (canvas) =>
+      drawChart("retention", canvas, {
+        type: "line",
+        data: {
+          labels: days,
+          datasets: arms.map((arm, i) => line(arm.arm, arm.retention.map((r) => r.rate ?? null), armColor(i))),
+        },
+        options: axes("day k", "retention", (v) => percent(v, 0)),
+      }),
+    ),
+    chartCard(
+      "ratio",
+      "Retention relative to control",
+      "Ratio with its 95% interval (dark band), the always-valid interval (light band) and the power-law fit c·k^−β (dashed).",
+      (canvas) =>
+        drawChart("ratio", canvas, {
+          type: "line",
+          data: { labels: days, datasets: ratioDatasets(arms, treatments, days) },
+          options: axes("day k", "ratio to control", (v) => `×${Number(v).toFixed(2)}`),
+        }),
+    ),
+    chartCard("time-spent", "Time spent per active user", "Mean seconds per user active on day k (gaps over 30 minutes do not count).", (canvas) =>
+      drawChart("time-spent", canvas, {
+        type: "line",
+        data: {
+          labels: days,
+          datasets: arms.map((arm, i) => line(arm.arm, arm.engagement.map((e) => e.mean_time_spent_s ?? null), armColor(i))),
+        },
+        options: axes("day k", "seconds", (v) => `${Math.round(v)} s`),
+      }),
+    ),
+    chartCard("user-messages", "Messages per active user", "Mean user messages per user active on day k.", (canvas) =>
+      drawChart("user-messages", canvas, {
+        type: "line",
+        data: {
+          labels: days,
+          datasets: arms.map((arm, i) => line(arm.arm, arm.engagement.map((e) => e.mean_user_messages ?? null), armColor(i))),
+        },
+        options: axes("day k", "messages", (v) => Number(v).toFixed(1)),
+      }),
+    ),
+    powerLawCard(treatments),
+    significanceCard(treatments),
+    guardrailsCard(arms),
+    attributionCard(arms),
+  ];
+  return el(
+    "div",
+    { class: "report", dataset: { asOf: report.as_of } },
+    el("p", { class: "muted" }, `Report of ${report.experiment} as of ${report.as_of} (UTC days), control: ${report.control}.`),
+    sections,
+  );
+}
+
+function ratioDatasets(arms, treatments, days) {
+  const datasets = [];
+  for (const arm of treatments) {
+    const index = arms.indexOf(arm);
+    const vs = arm.retention.map((r) => r.vs_control);
+    datasets.push(
+      ...band(`${arm.arm} always-valid`, vs.map((v) => v?.seq_ci_low ?? null), vs.map((v) => v?.seq_ci_high ?? null), armColor(index, 0.08)),
+      ...band(`${arm.arm} 95% CI`, vs.map((v) => v?.ci_low ?? null), vs.map((v) => v?.ci_high ?? null), armColor(index, 0.22)),
+      line(`${arm.arm} / control`, vs.map((v) => v?.ratio ?? null), armColor(index)),
+    );
+    const fit = arm.power_law?.retention;
+    if (fit) {
+      datasets.push(
+        line(
+          `${arm.arm} fit ${fixed(fit.c, 3)}·k^−${fixed(fit.beta, 3)}`,
+          days.map((k) => (k >= 1 ? fit.c * k ** -fit.beta : null)),
+          armColor(index),
+          { borderDash: [6, 4], pointRadius: 0, borderWidth: 1.5 },
+        ),
+      );
+    }
+  }
+  datasets.push(line("_parity", days.map(() => 1), "#868e96", { borderDash: [2, 3], pointRadius: 0, borderWidth: 1 }));
+  return datasets;
+}
+
+function axes(xTitle, yTitle, tick) {
+  return {
+    scales: {
+      x: { title: { display: true, text: xTitle }, ticks: { maxTicksLimit: 16 } },
+      y: { title: { display: true, text: yTitle }, ticks: { callback: tick } },
+    },
+  };
+}
+
+function chartCard(id, title, caption, draw) {
+  const canvas = el("canvas", { id: `chart-${id}`, "aria-label": title });
+  const card = el("section", { class: "card" }, el("h2", {}, title), el("p", { class: "muted small" }, caption), el("div", { class: "chart-box" }, canvas));
+  // Drawn once the canvas is in the document, so Chart.js can measure its box.
+  requestAnimationFrame(() => {
+    if (canvas.isConnected) draw(canvas);
+  });
+  return card;
+}
+
+function srmBanner(report) {
+  const srm = report.srm;
+  const observed = (srm.arms ?? []).map((a) => `${a.arm} ${percent(a.observed_share)} (expected ${percent(a.expected_share)})`).join(" · ");
+  return srm.warning
+    ? el("div", { class: "banner bad", role: "alert", id: "srm" }, `⚠ Sample ratio mismatch (p = ${pValue(srm.p_value)}): ${observed}. The assignment or the logging is broken; the comparisons below are not trustworthy.`)
+    : el("div", { class: "banner good", id: "srm" }, `Sample ratio check passed (p = ${pValue(srm.p_value)}): ${observed}`);
+}
+
+function powerLawCard(treatments) {
+  const rows = treatments.flatMap((arm) =>
+    [
+      ["retention", arm.power_law?.retention],
+      ["time spent", arm.power_law?.time_spent],
+    ].map(([metric, fit]) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, arm.arm),
+        el("td", {}, metric),
+        el("td", { class: "num" }, fit ? fixed(fit.c, 3) : "–"),
+        el("td", { class: "num" }, fit ? interval(fit.c_ci_low, fit.c_ci_high, (v) => fixed(v, 3)) : "–"),
+        el("td", { class: "num" }, fit ? fixed(fit.beta, 3) : "–"),
+        el("td", { class: "num" }, fit ? interval(fit.beta_ci_low, fit.beta_ci_high, (v) => fixed(v, 3)) : "–"),
+        el("td", { class: "num" }, fit?.points ?? "–"),
+      ),
+    ),
+  );
+  return el(
+    "section",
+    { class: "card", id: "power-law" },
+    el("h2", {}, "Power-law fit of the ratio to control"),
+    el("p", { class: "muted small" }, "ratio(k) = c·k^−β over days k ≥ 1: c is the initial advantage, β its decay (0: it persists)."),
+    table(["Arm", "Metric", "c", "c 95% CI", "β", "β 95% CI", "days"], rows),
+  );
+}
+
+const KEY_DAYS = [1, 3, 7, 14, 30];
+
+function significanceCard(treatments) {
+  const body = el("tbody");
+  const showAll = el("input", { type: "checkbox", id: "all-days" });
+  const render = () => {
+    body.replaceChildren(
+      ...treatments.flatMap((arm) =>
+        arm.retention
+          .filter((r) => showAll.checked || KEY_DAYS.includes(r.day))
+          .map((r) => significanceRow(arm, r, arm.engagement[r.day])),
+      ),
+    );
+  };
+  showAll.addEventListener("change", render);
+  render();
+  const headers = ["Arm", "Day", "Eligible", "Rate", "Diff", "Ratio", "95% CI", "p", "Holm p", "BH q", "Always-valid p", "Always-valid CI", "Time spent diff", "p (Welch)"];
+  return el(
+    "section",
+    { class: "card", id: "significance" },
+    el("h2", {}, "Significance"),
+    el(
+      "p",
+      { class: "muted small" },
+      "p: pooled two-proportion z-test, fixed horizon. Holm and Benjamini–Hochberg correct across days and metrics. Always-valid p-values and intervals stay honest although the report is read every day. Ratio colours: green or red when the always-valid p < 0.05, amber when only the Holm-adjusted p is.",
+    ),
+    el("label", { class: "small" }, showAll, " all days"),
+    el("div", { class: "table-wrap" }, el("table", { class: "significance" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), body)),
+  );
+}
+
+function significanceRow(arm, day, engagement) {
+  const vs = day.vs_control;
+  const sig = significance(vs);
+  const time = engagement?.vs_control;
+  return el(
+    "tr",
+    {},
+    el("td", {}, arm.arm),
+    el("td", { class: "num" }, day.day),
+    el("td", { class: "num" }, count(day.eligible)),
+    el("td", { class: "num" }, percent(day.rate)),
+    el("td", { class: "num" }, isNumber(vs?.diff) ? `${vs.diff > 0 ? "+" : ""}${(100 * vs.diff).toFixed(2)} pp` : "–"),
+    el("td", { class: "num" }, vs ? el("span", { class: `chip ${sig.className}`, title: sig.label }, ratio(vs.ratio)) : "–"),
+    el("td", { class: "num" }, interval(vs?.ci_low, vs?.ci_high, (v) => fixed(v, 3))),
+    el("td", { class: "num" }, pValue(vs?.p_value)),
+    el("td", { class: "num" }, pValue(vs?.p_value_adjusted)),
+    el("td", { class: "num" }, pValue(vs?.q_value)),
+    el("td", { class: "num" }, pValue(vs?.seq_p_value)),
+    el("td", { class: "num" }, interval(vs?.seq_ci_low, vs?.seq_ci_high, (v) => fixed(v, 3))),
+    el("td", { class: "num" }, isNumber(time?.diff) ? `${time.diff > 0 ? "+" : ""}${seconds(time.diff)}` : "–"),
+    el("td", { class: "num" }, pValue(time?.p_value)),
+  );
+}
+
+function guardrailsCard(arms) {
+  const rows = arms.map((arm) => {
+    const g = arm.guardrails ?? {};
+    return el(
+      "tr",
+      {},
+      el("td", {}, arm.arm),
+      el("td", {}, arm.models.join(", ")),
+      el("td", { class: "num" }, count(arm.users)),
+      el("td", { class: "num" }, count(g.messages)),
+      el("td", { class: "num" }, fixed(g.mean_conversation_length, 1)),
+      el("td", { class: "num" }, millis(g.latency_p50_ms)),
+      el("td", { class: "num" }, millis(g.latency_p95_ms)),
+      el("td", { class: "num" }, percent(g.error_rate, 2)),
+      el("td", { class: "num" }, fixed(g.tokens_per_user, 0)),
+      el("td", { class: "num" }, seconds(g.compute_s_per_returned_user)),
+    );
+  });
+  return el(
+    "section",
+    { class: "card", id: "guardrails" },
+    el("h2", {}, "Guardrails and cost"),
+    table(["Arm", "Models", "Users", "Messages", "Mean conversation", "Latency p50", "Latency p95", "Errors", "Tokens / user", "Compute / returned user"], rows),
+  );
+}
+
+function attributionCard(arms) {
+  const rows = arms.flatMap((arm) =>
+    (arm.attribution ?? []).map((c) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, arm.arm),
+        el("td", {}, c.model),
+        el("td", { class: "num" }, count(c.replies)),
+        el("td", { class: "num" }, percent(c.share)),
+        el("td", { class: "num" }, `${percent(c.continuation?.rate)} ${interval(c.continuation?.ci_low, c.continuation?.ci_high, (v) => percent(v))}`),
+        el("td", { class: "num" }, c.next_user_message_chars ? `${fixed(c.next_user_message_chars.mean, 1)} ${interval(c.next_user_message_chars.ci_low, c.next_user_message_chars.ci_high, (v) => fixed(v, 1))}` : "–"),
+        el("td", { class: "num" }, c.retry ? `${percent(c.retry.rate, 2)} ${interval(c.retry.ci_low, c.retry.ci_high, (v) => percent(v, 2))}` : "–"),
+        el("td", { class: "num" }, c.feedback ? `${fixed(c.feedback.mean, 2)} ${interval(c.feedback.ci_low, c.feedback.ci_high)}` : "–"),
+      ),
+    ),
+  );
+  return el(
+    "section",
+    { class: "card", id: "attribution" },
+    el("h2", {}, "Blend attribution"),
+    el("p", { class: "muted small" }, "Per component: how often its reply is followed by another user message within 30 minutes, how long that message is, and retry and feedback rates, with 95% intervals."),
+    rows.length ? table(["Arm", "Component", "Replies", "Share", "Continuation", "Next message chars", "Retry", "Feedback"], rows) : el("p", { class: "muted" }, "No component replies in this report."),
+  );
+}

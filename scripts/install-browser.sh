@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What the dashboard's browser tests need, installed only when missing: Debian's Chromium, Node.js
+# and npm, and dashboards/node_modules from the committed lock file (playwright-core, vite,
+# chart.js). A second run costs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# npm ci again only when the lock file changed since the last install.
+stamp=dashboards/node_modules/.blendlab-lock.sha256
+want=$(sha256sum dashboards/package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "installing dashboards/node_modules (npm ci)"
+  (cd dashboards && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi

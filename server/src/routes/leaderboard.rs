@@ -1,0 +1,13 @@
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+
+use crate::{auth::Admin, error::ApiError, reporting::leaderboard, state::AppState};
+
+/// `GET /api/v1/leaderboard`: every arm of every experiment against its control.
+#[tracing::instrument(name = "leaderboard", skip_all)]
+pub async fn show(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let board = leaderboard::leaderboard(&state.store, Utc::now().date_naive())
+        .await
+        .map_err(|e| ApiError::unexpected(anyhow::Error::new(e)))?;
+    Ok(HttpResponse::Ok().json(board))
+}

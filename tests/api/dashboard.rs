@@ -1,0 +1,82 @@
+//! The dashboard in headless Chromium (`dashboards/tests/e2e.mjs`, playwright-core) against the
+//! real server, seeded with 60 days of simulated history and three stored daily reports.
+//! Screenshots land in `target/dashboard-screenshots` (or `$BLENDLAB_SCREENSHOTS`).
+
+use std::path::{Path, PathBuf};
+
+use blendlab_experiments::{Experiment, ExperimentDefinition};
+use blendlab_server::{config::ServerConfig, reporting::daily, simulate, store::Store};
+use blendlab_tests::{database_url, spawn_app_in, TempDir, ADMIN_TOKEN};
+use chrono::{Duration, Utc};
+
+const SEEDED_USERS: u64 = 2_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_in_a_real_browser_against_seeded_data() {
+    let dashboards = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "Chromium is missing at {chromium}: `make browser` installs it (Debian package chromium)"
+    );
+    assert!(
+        dashboards.join("node_modules/playwright-core").exists(),
+        "playwright-core is missing: `make browser` runs npm ci in dashboards/"
+    );
+
+    // Arrange: simulated history with a true +10% lift for the blend, and stored daily reports.
+    let dir = TempDir::new("dashboard");
+    let url = database_url(&dir);
+    let experiment = example_experiment();
+    let today = Utc::now().date_naive();
+    let population = simulate::demo_population(&experiment, SEEDED_USERS, today);
+    simulate::seed_store(experiment, population, &url)
+        .await
+        .expect("seeding the store")
+        .expect("a fresh store takes the seed");
+    let store = Store::connect(&url).await.unwrap();
+    for days_ago in 1..=3 {
+        daily::compute_and_store(&store, "chai-blend", today - Duration::days(days_ago))
+            .await
+            .expect("a stored daily report");
+    }
+    let mut config = ServerConfig::default();
+    // The three reports above are enough; a background backfill of 60 would compete.
+    config.server.daily_reports = false;
+    let app = spawn_app_in(dir, config).await;
+
+    // Act: the browser session of `dashboards/tests/e2e.mjs`.
+    let screenshots = std::env::var("BLENDLAB_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/dashboard-screenshots")
+        });
+    let output = tokio::process::Command::new("node")
+        .arg("tests/e2e.mjs")
+        .current_dir(&dashboards)
+        .env("BLENDLAB_URL", &app.address)
+        .env("BLENDLAB_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("SCREENSHOT_DIR", &screenshots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .await
+        .expect("node runs");
+
+    // Assert: every check of the script passed.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the browser checks failed ({}):\n{stdout}\n{stderr}\nscreenshots: {}",
+        output.status,
+        screenshots.display()
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+}
+
+fn example_experiment() -> Experiment {
+    let text = include_str!("../../experiments/definitions/chai-blend.toml");
+    let definition = ExperimentDefinition::from_toml(text).unwrap();
+    Experiment::parse(definition, |_| true).unwrap()
+}

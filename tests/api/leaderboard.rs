@@ -1,0 +1,118 @@
+//! The dashboard's own API over real HTTP: the embedded web UI, the leaderboard and exposures.
+
+use blendlab_tests::{example_definition, spawn_app};
+use chrono::Utc;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_dashboard_is_served_from_the_binary_at_the_root() {
+    let app = spawn_app().await;
+    let index = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    let headers = index.headers().clone();
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'self'"));
+    let html = index.text().await.unwrap();
+    assert!(html.contains(r#"src="/assets/app.js""#), "{html}");
+
+    for (path, content_type) in [
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/app.css", "text/css"),
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(content_type));
+        assert!(response.bytes().await.unwrap().len() > 1000, "{path}");
+    }
+    let missing = app
+        .client
+        .get(app.url("/assets/other.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn the_leaderboard_computes_today_before_the_first_daily_report_and_counts_exposures() {
+    let app = spawn_app().await;
+    app.start_experiment(&example_definition()).await;
+    let mut draft = example_definition();
+    draft["key"] = json!("still-a-draft");
+    let (status, _) = app.post_json("/api/v1/experiments", &draft).await;
+    assert_eq!(status, 201);
+    let users = ["lb-1", "lb-2", "lb-3", "lb-4"];
+    for user in users {
+        let (status, body) = app.chat("chai-blend", user, None, "Hi!", 2).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    let (status, board) = app.get_json("/api/v1/leaderboard").await;
+    assert_eq!(status, 200, "{board}");
+    let experiments = board["experiments"].as_array().unwrap();
+    let running = experiments
+        .iter()
+        .find(|e| e["experiment"] == "chai-blend")
+        .unwrap();
+    let today = Utc::now().date_naive().to_string();
+    assert_eq!(running["source"], "live");
+    assert_eq!(running["as_of"], today);
+    assert_eq!(running["status"], "running");
+    let arms = running["arms"].as_array().unwrap();
+    assert_eq!(arms.len(), 2);
+    let users_in_arms: u64 = arms.iter().map(|a| a["users"].as_u64().unwrap()).sum();
+    assert_eq!(users_in_arms, users.len() as u64);
+    let blend = arms.iter().find(|a| a["arm"] == "blend").unwrap();
+    assert_eq!(blend["is_blend"], true);
+    assert_eq!(blend["is_control"], false);
+    assert_eq!(blend["models"], json!(["small-a", "small-b", "small-c"]));
+    // Day 1 is not eligible yet for anyone exposed today.
+    assert_eq!(blend["d1"]["eligible"], 0);
+    let control = arms.iter().find(|a| a["arm"] == "control").unwrap();
+    assert_eq!(control["is_control"], true);
+    assert!(control["latency_p50_ms"].as_f64().unwrap() > 0.0);
+
+    let draft = experiments
+        .iter()
+        .find(|e| e["experiment"] == "still-a-draft")
+        .unwrap();
+    assert_eq!(draft["as_of"], json!(null));
+    assert_eq!(draft["arms"], json!([]));
+
+    let (status, exposures) = app
+        .get_json("/api/v1/experiments/chai-blend/exposures")
+        .await;
+    assert_eq!(status, 200, "{exposures}");
+    assert_eq!(exposures["users"], users.len());
+    assert_eq!(exposures["arms"], json!(["control", "blend"]));
+    let days = exposures["days"].as_array().unwrap();
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0]["date"], today);
+    let per_arm: i64 = days[0]["exposures"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_i64().unwrap())
+        .sum();
+    assert_eq!(per_arm, users.len() as i64);
+    for arm in ["control", "blend"] {
+        assert_eq!(
+            exposures["totals"][arm],
+            arms.iter().find(|a| a["arm"] == arm).unwrap()["users"]
+        );
+    }
+
+    let (status, _) = app.get_json("/api/v1/experiments/absent/exposures").await;
+    assert_eq!(status, 404);
+}
