@@ -33,13 +33,14 @@ build: deps
 demo: model build
 	$(TARGET_DIR)/release/blendlab demo
 
-## Formatting, lints, unit and end-to-end tests (real model, real SQLite, real HTTP, real browser).
+## Formatting, lints, unit and end-to-end tests (real model, SQLite, PostgreSQL, HTTP and browser).
 test: model pydeps browser
 	$(CARGO) fmt --all -- --check
 	cd dashboards && node scripts/check-dist.mjs
 	# Clippy checks on the test profile, like the tests build (measured: no change in CI time).
 	$(CARGO) clippy --locked --workspace --all-targets --profile test -- -D warnings
-	$(CARGO) test --locked --workspace
+	# PostgreSQL for the store tests: TEST_DATABASE_URL, 127.0.0.1:5432, or one started here.
+	export TEST_DATABASE_URL="$$(bash scripts/ensure-postgres.sh)" && $(CARGO) test --locked --workspace
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -166,3 +166,108 @@ impl TestApp {
             .collect()
     }
 }
+
+/// A fresh, empty PostgreSQL database for one test, dropped afterwards. The server is
+/// `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`); `make test` starts
+/// one when none answers. A test that needs it fails without it: it never skips.
+pub struct PostgresDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    pub async fn create() -> Self {
+        use sqlx::Connection;
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at {admin_url} is needed (`make test` starts one): {e}")
+            });
+        let name = format!("blendlab_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("CREATE DATABASE");
+        let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+        url.set_path(&name);
+        Self {
+            url: url.to_string(),
+            admin_url,
+            name,
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        // Drop runs outside async code: a short-lived runtime on its own thread does the DROP.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .join();
+    }
+}
+
+/// The `blendlab` binary that `cargo test` built next to this test binary
+/// (`target/<profile>/blendlab`; test binaries live in `target/<profile>/deps/`).
+pub fn blendlab_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let binary = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .join(format!("blendlab{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: `cargo test --workspace` builds it",
+        binary.display()
+    );
+    binary
+}
+
+/// Two reports of the same log agree: counts and strings exactly, floats to 1e-9 relative. Floats
+/// may differ in the last bits because a database returns rows in no fixed order and sums are
+/// taken in that order.
+pub fn assert_reports_match(left: &Value, right: &Value) {
+    fn walk(path: &str, left: &Value, right: &Value) {
+        match (left, right) {
+            (Value::Object(l), Value::Object(r)) => {
+                assert_eq!(
+                    l.keys().collect::<Vec<_>>(),
+                    r.keys().collect::<Vec<_>>(),
+                    "{path}"
+                );
+                for (key, value) in l {
+                    walk(&format!("{path}.{key}"), value, &r[key]);
+                }
+            }
+            (Value::Array(l), Value::Array(r)) => {
+                assert_eq!(l.len(), r.len(), "{path}: lengths");
+                for (i, (a, b)) in l.iter().zip(r).enumerate() {
+                    walk(&format!("{path}[{i}]"), a, b);
+                }
+            }
+            (Value::Number(l), Value::Number(r)) if l.is_f64() || r.is_f64() => {
+                let (a, b) = (l.as_f64().unwrap(), r.as_f64().unwrap());
+                let scale = a.abs().max(b.abs()).max(1e-300);
+                assert!((a - b).abs() / scale <= 1e-9, "{path}: {a} vs {b}");
+            }
+            _ => assert_eq!(left, right, "{path}"),
+        }
+    }
+    walk("report", left, right);
+}

@@ -53,7 +53,7 @@ enum Command {
 pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: String,
-    /// `sqlite://PATH`; the file is created when missing.
+    /// `sqlite://PATH` (the file is created when missing) or `postgres://USER@HOST/DB`.
     #[arg(long, env = "BLENDLAB_DB", default_value = DEFAULT_DB)]
     db: String,
     /// Server config (models, limits); without it the built-in config serves the example.

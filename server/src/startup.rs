@@ -14,7 +14,7 @@ use crate::{auth::AdminToken, config::ServerConfig, error, routes, state::AppSta
 pub struct Settings {
     /// `HOST:PORT`; port 0 picks a free one.
     pub bind: String,
-    /// `sqlite://PATH`.
+    /// `sqlite://PATH` or `postgres://...`.
     pub database_url: String,
     pub admin_token: String,
     pub config: ServerConfig,

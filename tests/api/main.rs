@@ -13,6 +13,8 @@ mod inference_engine;
 mod leaderboard;
 mod openai;
 mod openai_clients;
+mod replicas;
 mod report;
 mod simulate_live;
+mod store_conformance;
 mod streaming;

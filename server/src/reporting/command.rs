@@ -29,7 +29,7 @@ pub struct ReportArgs {
     /// A directory in the DESIGN log schema (read only, never written).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// A store URL (`sqlite://PATH`); the stored definition gives control, arms and weights.
+    /// A store URL (`sqlite://PATH` or `postgres://...`); the stored definition gives control, arms and weights.
     #[arg(long)]
     db: Option<String>,
     /// With `--data`: the control arm.

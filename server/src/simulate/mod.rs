@@ -54,7 +54,7 @@ pub struct SimulateArgs {
     /// Write DESIGN's single-file Parquet data directory here.
     #[arg(long, conflicts_with_all = ["db", "url"])]
     out: Option<PathBuf>,
-    /// Write into this store (`sqlite://PATH`); the experiment is stored, running, if missing.
+    /// Write into this store (`sqlite://PATH` or `postgres://...`); the experiment is stored, running, if missing.
     #[arg(long, conflicts_with = "url")]
     db: Option<String>,
     #[command(flatten)]

@@ -1,7 +1,5 @@
-use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::Row;
-
 use super::{from_micros, to_micros, Store, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssignmentRow {
@@ -20,17 +18,18 @@ impl Store {
         arm: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO assignments (experiment, user_id, arm, assigned_at) VALUES (?, ?, ?, ?)
+        let inserted = on_pool!(self, pool => sqlx::query(
+            "INSERT INTO assignments (experiment, user_id, arm, assigned_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (experiment, user_id) DO NOTHING",
         )
         .bind(experiment)
         .bind(user_id)
         .bind(arm)
         .bind(to_micros(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(inserted.rows_affected() == 1)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(inserted == 1)
     }
 
     pub async fn assignment(
@@ -38,25 +37,26 @@ impl Store {
         experiment: &str,
         user_id: &str,
     ) -> Result<Option<AssignmentRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT arm, assigned_at FROM assignments WHERE experiment = ? AND user_id = ?",
+        let row: Option<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT arm, assigned_at FROM assignments WHERE experiment = $1 AND user_id = $2",
         )
         .bind(experiment)
         .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| AssignmentRow {
-            arm: r.get("arm"),
-            assigned_at: from_micros(r.get("assigned_at")),
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(|(arm, assigned_at)| AssignmentRow {
+            arm,
+            assigned_at: from_micros(assigned_at),
         }))
     }
 
     pub async fn exposure_count(&self, experiment: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT arm, COUNT(*) AS n FROM assignments WHERE experiment = ? GROUP BY arm ORDER BY arm")
-            .bind(experiment)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| (r.get("arm"), r.get("n"))).collect())
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT arm, COUNT(*) AS n FROM assignments WHERE experiment = $1 GROUP BY arm ORDER BY arm",
+        )
+        .bind(experiment)
+        .fetch_all(pool)
+        .await?))
     }
 
     /// First exposures per UTC day and arm, oldest day first: `(day, arm, users)`.
@@ -66,21 +66,17 @@ impl Store {
         experiment: &str,
     ) -> Result<Vec<(NaiveDate, String, i64)>, StoreError> {
         const DAY_MICROS: i64 = 86_400_000_000;
-        let rows = sqlx::query(
-            "SELECT assigned_at / ? AS day, arm, COUNT(*) AS n FROM assignments
-             WHERE experiment = ? GROUP BY day, arm ORDER BY day, arm",
+        let rows: Vec<(i64, String, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT assigned_at / $1 AS day, arm, COUNT(*) AS n FROM assignments
+             WHERE experiment = $2 GROUP BY day, arm ORDER BY day, arm",
         )
         .bind(DAY_MICROS)
         .bind(experiment)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(pool)
+        .await?);
         Ok(rows
-            .iter()
-            .map(|r| {
-                let day: i64 = r.get("day");
-                let date = from_micros(day * DAY_MICROS).date_naive();
-                (date, r.get("arm"), r.get("n"))
-            })
+            .into_iter()
+            .map(|(day, arm, users)| (from_micros(day * DAY_MICROS).date_naive(), arm, users))
             .collect())
     }
 }

@@ -50,46 +50,50 @@ impl Store {
         &self,
         conversation_id: &str,
     ) -> Result<Option<ConversationRow>, StoreError> {
-        let row = sqlx::query(
+        type Row = (String, String, Option<String>, Option<String>, i64);
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT conversation_id, user_id, experiment, arm, created_at
-             FROM conversations WHERE conversation_id = ?",
+             FROM conversations WHERE conversation_id = $1",
         )
         .bind(conversation_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| ConversationRow {
-            conversation_id: r.get("conversation_id"),
-            user_id: r.get("user_id"),
-            experiment: r.get("experiment"),
-            arm: r.get("arm"),
-            created_at: from_micros(r.get("created_at")),
-        }))
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(
+            |(conversation_id, user_id, experiment, arm, created_at)| ConversationRow {
+                conversation_id,
+                user_id,
+                experiment,
+                arm,
+                created_at: from_micros(created_at),
+            },
+        ))
     }
 
     pub async fn messages(&self, conversation_id: &str) -> Result<Vec<MessageRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT message_id, position, role, content, model, choice_prob, latency_ms,
-                    prompt_tokens, completion_tokens, created_at
-             FROM messages WHERE conversation_id = ? ORDER BY position",
-        )
-        .bind(conversation_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| MessageRow {
-                message_id: r.get("message_id"),
-                position: r.get("position"),
-                role: r.get("role"),
-                content: r.get("content"),
-                model: r.get("model"),
-                choice_prob: r.get("choice_prob"),
-                latency_ms: r.get("latency_ms"),
-                prompt_tokens: r.get("prompt_tokens"),
-                completion_tokens: r.get("completion_tokens"),
-                created_at: from_micros(r.get("created_at")),
-            })
-            .collect())
+        Ok(on_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT message_id, position, role, content, model, choice_prob, latency_ms,
+                        prompt_tokens, completion_tokens, created_at
+                 FROM messages WHERE conversation_id = $1 ORDER BY position",
+            )
+            .bind(conversation_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| MessageRow {
+                    message_id: r.get("message_id"),
+                    position: r.get("position"),
+                    role: r.get("role"),
+                    content: r.get("content"),
+                    model: r.get("model"),
+                    choice_prob: r.get("choice_prob"),
+                    latency_ms: r.get("latency_ms"),
+                    prompt_tokens: r.get("prompt_tokens"),
+                    completion_tokens: r.get("completion_tokens"),
+                    created_at: from_micros(r.get("created_at")),
+                })
+                .collect()
+        }))
     }
 
     /// Appends messages at `first_position` onwards in one transaction, creating the conversation
@@ -103,56 +107,58 @@ impl Store {
         first_position: i64,
         messages: &[NewMessage],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if create_conversation {
-            sqlx::query(
-                "INSERT INTO conversations (conversation_id, user_id, experiment, arm, created_at)
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(&conversation.conversation_id)
-            .bind(&conversation.user_id)
-            .bind(&conversation.experiment)
-            .bind(&conversation.arm)
-            .bind(to_micros(conversation.created_at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        for (offset, message) in messages.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO messages (message_id, conversation_id, position, user_id, experiment, arm,
-                    role, content, model, choice_prob, latency_ms, prompt_tokens, prefill_tokens,
-                    completion_tokens, finish_reason, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&message.message_id)
-            .bind(&conversation.conversation_id)
-            .bind(first_position + offset as i64)
-            .bind(&conversation.user_id)
-            .bind(&conversation.experiment)
-            .bind(&conversation.arm)
-            .bind(message.role)
-            .bind(&message.content)
-            .bind(&message.model)
-            .bind(message.choice_prob)
-            .bind(message.latency_ms)
-            .bind(message.prompt_tokens)
-            .bind(message.prefill_tokens)
-            .bind(message.completion_tokens)
-            .bind(message.finish_reason)
-            .bind(to_micros(message.created_at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if create_conversation {
+                sqlx::query(
+                    "INSERT INTO conversations (conversation_id, user_id, experiment, arm, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&conversation.conversation_id)
+                .bind(&conversation.user_id)
+                .bind(&conversation.experiment)
+                .bind(&conversation.arm)
+                .bind(to_micros(conversation.created_at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (offset, message) in messages.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO messages (message_id, conversation_id, position, user_id, experiment,
+                        arm, role, content, model, choice_prob, latency_ms, prompt_tokens,
+                        prefill_tokens, completion_tokens, finish_reason, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                )
+                .bind(&message.message_id)
+                .bind(&conversation.conversation_id)
+                .bind(first_position + offset as i64)
+                .bind(&conversation.user_id)
+                .bind(&conversation.experiment)
+                .bind(&conversation.arm)
+                .bind(message.role)
+                .bind(&message.content)
+                .bind(&message.model)
+                .bind(message.choice_prob)
+                .bind(message.latency_ms)
+                .bind(message.prompt_tokens.map(i64::from))
+                .bind(message.prefill_tokens.map(i64::from))
+                .bind(message.completion_tokens.map(i64::from))
+                .bind(message.finish_reason)
+                .bind(to_micros(message.created_at))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     pub async fn message_count(&self, conversation_id: &str) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE conversation_id = ?")
-                .bind(conversation_id)
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = $1",
         )
+        .bind(conversation_id)
+        .fetch_one(pool)
+        .await?))
     }
 }

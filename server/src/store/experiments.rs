@@ -2,7 +2,6 @@ use anyhow::Context as _;
 use blendlab_experiments::ExperimentDefinition;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{from_micros, to_micros, Store, StoreError};
 
@@ -45,15 +44,18 @@ pub struct ExperimentRow {
 
 const COLUMNS: &str = "definition, status, created_at, updated_at, started_at, stopped_at";
 
-fn row_to_experiment(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<ExperimentRow> {
-    let definition: String = row.get("definition");
+/// The columns of [`COLUMNS`], as read from either database.
+type Columns = (String, String, i64, i64, Option<i64>, Option<i64>);
+
+fn row_to_experiment(row: Columns) -> anyhow::Result<ExperimentRow> {
+    let (definition, status, created_at, updated_at, started_at, stopped_at) = row;
     Ok(ExperimentRow {
         definition: serde_json::from_str(&definition).context("stored experiment definition")?,
-        status: ExperimentStatus::parse(row.get("status"))?,
-        created_at: from_micros(row.get("created_at")),
-        updated_at: from_micros(row.get("updated_at")),
-        started_at: row.get::<Option<i64>, _>("started_at").map(from_micros),
-        stopped_at: row.get::<Option<i64>, _>("stopped_at").map(from_micros),
+        status: ExperimentStatus::parse(&status)?,
+        created_at: from_micros(created_at),
+        updated_at: from_micros(updated_at),
+        started_at: started_at.map(from_micros),
+        stopped_at: stopped_at.map(from_micros),
     })
 }
 
@@ -65,16 +67,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let json = serde_json::to_string(definition).context("serialising the definition")?;
-        sqlx::query(
+        on_pool!(self, pool => sqlx::query(
             "INSERT INTO experiments (key, definition, status, created_at, updated_at)
-             VALUES (?, ?, 'draft', ?, ?)",
+             VALUES ($1, $2, 'draft', $3, $3)",
         )
         .bind(&definition.key)
-        .bind(json)
+        .bind(&json)
         .bind(to_micros(now))
-        .bind(to_micros(now))
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(())
     }
 
@@ -87,63 +89,61 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let json = serde_json::to_string(definition).context("serialising the definition")?;
-        let updated = sqlx::query(
-            "UPDATE experiments SET definition = ?, updated_at = ? WHERE key = ? AND status = ?",
+        let updated = on_pool!(self, pool => sqlx::query(
+            "UPDATE experiments SET definition = $1, updated_at = $2 WHERE key = $3 AND status = $4",
         )
-        .bind(json)
+        .bind(&json)
         .bind(to_micros(now))
         .bind(&definition.key)
         .bind(expected_status.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(updated.rows_affected() == 1)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(updated == 1)
     }
 
     pub async fn experiment(&self, key: &str) -> Result<Option<ExperimentRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM experiments WHERE key = ?"))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(row_to_experiment).transpose()?)
+        let sql = format!("SELECT {COLUMNS} FROM experiments WHERE key = $1");
+        let row: Option<Columns> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await?);
+        Ok(row.map(row_to_experiment).transpose()?)
     }
 
     pub async fn experiments(&self) -> Result<Vec<ExperimentRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM experiments ORDER BY created_at, key"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!("SELECT {COLUMNS} FROM experiments ORDER BY created_at, key");
+        let rows: Vec<Columns> =
+            on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
         Ok(rows
-            .iter()
+            .into_iter()
             .map(row_to_experiment)
             .collect::<anyhow::Result<_>>()?)
     }
 
     /// draft -> running. Starting a running experiment changes nothing.
     pub async fn start_experiment(&self, key: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE experiments SET status = 'running', started_at = ?, updated_at = ?
-             WHERE key = ? AND status = 'draft'",
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE experiments SET status = 'running', started_at = $1, updated_at = $1
+             WHERE key = $2 AND status = 'draft'",
         )
         .bind(to_micros(now))
-        .bind(to_micros(now))
         .bind(key)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(())
     }
 
     /// running (or draft) -> stopped. Stopping a stopped experiment changes nothing.
     pub async fn stop_experiment(&self, key: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE experiments SET status = 'stopped', stopped_at = ?, updated_at = ?
-             WHERE key = ? AND status <> 'stopped'",
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE experiments SET status = 'stopped', stopped_at = $1, updated_at = $1
+             WHERE key = $2 AND status <> 'stopped'",
         )
         .bind(to_micros(now))
-        .bind(to_micros(now))
         .bind(key)
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(())
     }
 }

@@ -1,6 +1,18 @@
 //! The store: every experiment, exposure, conversation, message and event, through sqlx.
 //! SQLite (WAL) is the embedded default. One `impl` file per table, returning plain rows.
 
+/// Runs `$body` with `$pool` bound to the store's pool, whichever database it is: the body is
+/// compiled once per database. SQL inside is written once, with `$N` placeholders, which SQLite
+/// and PostgreSQL both accept.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
 mod assignments;
 mod conversations;
 mod events;
@@ -14,8 +26,11 @@ use std::{str::FromStr, time::Duration};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+use sqlx::{
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
 };
 
 pub use assignments::AssignmentRow;
@@ -29,9 +44,17 @@ pub use simulated::{
 };
 pub use warehouse::{AssignmentColumns, EventColumns, MessageColumns};
 
+/// The store: the embedded SQLite file, or PostgreSQL shared by many replicas. Both behave the
+/// same (the conformance suite, `server/tests/store_conformance.rs`, runs every case on both).
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,34 +78,82 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl Store {
-    /// Opens `sqlite://PATH` (the file is created when missing) and runs the migrations.
+    /// Opens `sqlite://PATH` (the file is created when missing) or `postgres://...`, and runs
+    /// that database's migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        if !url.starts_with("sqlite:") {
-            anyhow::bail!("unsupported database URL {url:?}: use sqlite://PATH");
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .with_context(|| format!("parsing database URL {url:?}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a reply acknowledged to the client survives a crash and a power cut.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening {url}"))?;
-        sqlx::migrate!("../migrations/sqlite")
-            .run(&pool)
-            .await
-            .context("running the SQLite migrations")?;
+        let pool = if url.starts_with("sqlite:") {
+            Pool::Sqlite(connect_sqlite(url).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Pool::Postgres(connect_postgres(url).await?)
+        } else {
+            anyhow::bail!(
+                "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
+                redact(url)
+            );
+        };
         Ok(Self { pool })
     }
 
+    /// `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
     pub async fn ping(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
         Ok(())
+    }
+}
+
+async fn connect_sqlite(url: &str) -> anyhow::Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("parsing database URL {url:?}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a reply acknowledged to the client survives a crash and a power cut.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    sqlx::migrate!("../migrations/sqlite")
+        .run(&pool)
+        .await
+        .context("running the SQLite migrations")?;
+    Ok(pool)
+}
+
+async fn connect_postgres(url: &str) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .with_context(|| format!("parsing database URL {:?}", redact(url)))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    // Replicas starting together: the migrator takes an advisory lock, so one runs them.
+    sqlx::migrate!("../migrations/postgres")
+        .run(&pool)
+        .await
+        .context("running the PostgreSQL migrations")?;
+    Ok(pool)
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 

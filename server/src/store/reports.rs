@@ -1,5 +1,4 @@
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::Row;
 
 use super::{from_micros, to_micros, Store, StoreError};
 
@@ -21,16 +20,17 @@ impl Store {
         report: &serde_json::Value,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO reports (experiment, as_of, report, computed_at) VALUES (?, ?, ?, ?)
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO reports (experiment, as_of, report, computed_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (experiment, as_of) DO UPDATE SET report = excluded.report, computed_at = excluded.computed_at",
         )
         .bind(experiment)
         .bind(as_of.to_string())
         .bind(report.to_string())
         .bind(to_micros(now))
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(())
     }
 
@@ -44,16 +44,15 @@ impl Store {
         experiment: &str,
         as_of: Option<NaiveDate>,
     ) -> Result<Vec<StoredReport>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT as_of, report, computed_at FROM reports WHERE experiment = ? AND (? IS NULL OR as_of = ?)
-             ORDER BY as_of",
+        let rows: Vec<ReportColumns> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT as_of, report, computed_at FROM reports
+             WHERE experiment = $1 AND (CAST($2 AS TEXT) IS NULL OR as_of = CAST($2 AS TEXT)) ORDER BY as_of",
         )
         .bind(experiment)
         .bind(as_of.map(|d| d.to_string()))
-        .bind(as_of.map(|d| d.to_string()))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(stored_report_from_row).collect()
+        .fetch_all(pool)
+        .await?);
+        rows.into_iter().map(stored_report_from_row).collect()
     }
 
     /// The most recent stored report of `experiment`.
@@ -61,23 +60,24 @@ impl Store {
         &self,
         experiment: &str,
     ) -> Result<Option<StoredReport>, StoreError> {
-        let row = sqlx::query(
-            "SELECT as_of, report, computed_at FROM reports WHERE experiment = ?
+        let row: Option<ReportColumns> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT as_of, report, computed_at FROM reports WHERE experiment = $1
              ORDER BY as_of DESC LIMIT 1",
         )
         .bind(experiment)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(stored_report_from_row).transpose()
+        .fetch_optional(pool)
+        .await?);
+        row.map(stored_report_from_row).transpose()
     }
 
     /// The days that already have a stored report, oldest first.
     pub async fn report_days(&self, experiment: &str) -> Result<Vec<NaiveDate>, StoreError> {
-        let days: Vec<String> =
-            sqlx::query_scalar("SELECT as_of FROM reports WHERE experiment = ? ORDER BY as_of")
-                .bind(experiment)
-                .fetch_all(&self.pool)
-                .await?;
+        let days: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT as_of FROM reports WHERE experiment = $1 ORDER BY as_of",
+        )
+        .bind(experiment)
+        .fetch_all(pool)
+        .await?);
         days.iter()
             .map(|d| {
                 d.parse()
@@ -96,14 +96,16 @@ impl Store {
     }
 }
 
-fn stored_report_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredReport, StoreError> {
-    let as_of: String = row.get(0);
-    let report: String = row.get(1);
+/// `(as_of, report, computed_at)` as stored.
+type ReportColumns = (String, String, i64);
+
+fn stored_report_from_row(row: ReportColumns) -> Result<StoredReport, StoreError> {
+    let (as_of, report, computed_at) = row;
     Ok(StoredReport {
         as_of: as_of
             .parse()
             .map_err(|e| StoreError::Unexpected(anyhow::anyhow!("stored as_of {as_of:?}: {e}")))?,
         report: serde_json::from_str(&report).map_err(|e| StoreError::Unexpected(e.into()))?,
-        computed_at: from_micros(row.get(2)),
+        computed_at: from_micros(computed_at),
     })
 }

@@ -1,13 +1,12 @@
 //! Bulk writes of simulated history (`blendlab simulate --db`): multi-row INSERTs in one
-//! transaction per batch, every row marked `simulated = 1`.
+//! transaction per batch, every row marked `simulated = 1`, on either database.
 
 use sqlx::pool::PoolConnection;
-use sqlx::query_builder::Separated;
-use sqlx::{Connection as _, QueryBuilder, Sqlite, Transaction};
+use sqlx::{Connection as _, Postgres, QueryBuilder, Sqlite};
 
-use super::{Store, StoreError};
+use super::{Pool, Store, StoreError};
 
-/// SQLite accepts at most 32,766 bound parameters per statement.
+/// SQLite accepts at most 32,766 bound parameters per statement (PostgreSQL 65,535).
 const MAX_PARAMETERS: usize = 32_000;
 /// The bulk writer's page cache, in KiB (SQLite's negative `cache_size`). Simulated rows arrive
 /// user by user, so the time indexes take random-order inserts; with SQLite's default 2 MB cache
@@ -71,120 +70,77 @@ impl SimulatedBatch {
     }
 }
 
-/// Pushes `rows` as `INSERT ... VALUES (...), (...)` statements of at most `MAX_PARAMETERS`.
-/// Values are bound borrowed from `rows`, so a batch of millions of strings is not copied again.
-async fn insert_all<'rows, T>(
-    tx: &mut Transaction<'_, Sqlite>,
-    head: &str,
-    columns: usize,
-    rows: &'rows [T],
-    bind: impl for<'qb> Fn(Separated<'qb, 'rows, Sqlite, &'static str>, &'rows T),
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks(MAX_PARAMETERS / columns) {
-        let mut query = QueryBuilder::<'rows, Sqlite>::new(head);
-        query.push_values(chunk, &bind);
-        query.build().persistent(true).execute(&mut **tx).await?;
-    }
-    Ok(())
+/// Pushes `$rows` as `INSERT ... VALUES (...), (...)` statements of at most `MAX_PARAMETERS`
+/// bound values, on transaction `$tx` of database `$db`. Values are bound borrowed from `$rows`,
+/// so a batch of millions of strings is not copied again.
+macro_rules! insert_rows {
+    ($tx:expr, $db:ty, $head:expr, $tail:expr, $columns:expr, $rows:expr, $bind:expr) => {
+        for chunk in $rows.chunks(MAX_PARAMETERS / $columns) {
+            let mut query = QueryBuilder::<$db>::new($head);
+            query.push_values(chunk, $bind);
+            query.push($tail);
+            query.build().persistent(true).execute(&mut *$tx).await?;
+        }
+    };
 }
 
-impl Store {
-    /// Whether the store already holds users whose ids start with `prefix` in `experiment`.
-    pub async fn has_users_with_prefix(
-        &self,
-        experiment: &str,
-        prefix: &str,
-    ) -> Result<bool, StoreError> {
-        let upper = format!("{prefix}\u{10FFFF}");
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM assignments WHERE experiment = ? AND user_id >= ? AND user_id < ? LIMIT 1",
-        )
-        .bind(experiment)
-        .bind(prefix)
-        .bind(upper)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
-    }
-
-    /// A writer of simulated rows of `experiment` on a connection of its own, with a page cache
-    /// sized for bulk loads. The connection is closed, not pooled, when the writer goes.
-    pub async fn simulated_writer(&self, experiment: &str) -> Result<SimulatedWriter, StoreError> {
-        let mut connection = self.pool.acquire().await?;
-        connection.close_on_drop();
-        sqlx::query(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))
-            .execute(&mut *connection)
-            .await?;
-        // Fewer, larger checkpoints: an index page rewritten by many batches reaches the database
-        // file once per checkpoint rather than once per batch.
-        sqlx::query("PRAGMA wal_autocheckpoint = 65536")
-            .execute(&mut *connection)
-            .await?;
-        Ok(SimulatedWriter {
-            connection,
-            experiment: experiment.to_owned(),
-        })
-    }
-}
-
-pub struct SimulatedWriter {
-    connection: PoolConnection<Sqlite>,
-    experiment: String,
-}
-
-impl SimulatedWriter {
-    /// Writes one batch atomically.
-    #[tracing::instrument(skip_all, fields(experiment = %self.experiment, rows = batch.rows()))]
-    pub async fn insert(&mut self, batch: &SimulatedBatch) -> Result<(), StoreError> {
-        let key = self.experiment.as_str();
-        let mut tx = self.connection.begin().await?;
-        insert_all(
-            &mut tx,
-            "INSERT OR IGNORE INTO users (user_id, first_seen_at) ",
+/// One batch in one transaction of `$connection`, a pooled connection of database `$db`.
+macro_rules! insert_batch {
+    ($connection:expr, $db:ty, $key:expr, $batch:expr) => {{
+        let (key, batch) = ($key, $batch);
+        let mut tx = $connection.begin().await?;
+        insert_rows!(
+            tx,
+            $db,
+            "INSERT INTO users (user_id, first_seen_at) ",
+            " ON CONFLICT (user_id) DO NOTHING",
             2,
             &batch.assignments,
-            |mut row, a| {
+            |mut row, a: &SimulatedAssignment| {
                 row.push_bind(a.user_id.as_str()).push_bind(a.assigned_at);
-            },
-        )
-        .await?;
-        insert_all(
-            &mut tx,
+            }
+        );
+        insert_rows!(
+            tx,
+            $db,
             "INSERT INTO assignments (experiment, user_id, arm, assigned_at, simulated) ",
+            "",
             5,
             &batch.assignments,
-            |mut row, a| {
+            |mut row, a: &SimulatedAssignment| {
                 row.push_bind(key)
                     .push_bind(a.user_id.as_str())
                     .push_bind(a.arm.as_str())
                     .push_bind(a.assigned_at)
                     .push_bind(1);
-            },
-        )
-        .await?;
-        insert_all(
-            &mut tx,
+            }
+        );
+        insert_rows!(
+            tx,
+            $db,
             "INSERT INTO conversations (conversation_id, user_id, experiment, arm, created_at, simulated) ",
+            "",
             6,
             &batch.conversations,
-            |mut row, c| {
+            |mut row, c: &SimulatedConversation| {
                 row.push_bind(c.conversation_id.as_str())
                     .push_bind(c.user_id.as_str())
                     .push_bind(key)
                     .push_bind(c.arm.as_str())
                     .push_bind(c.created_at)
                     .push_bind(1);
-            },
-        )
-        .await?;
-        insert_all(
-            &mut tx,
+            }
+        );
+        insert_rows!(
+            tx,
+            $db,
             "INSERT INTO messages (message_id, conversation_id, position, user_id, experiment, arm,
                 role, content, model, choice_prob, latency_ms, prompt_tokens, completion_tokens,
                 finish_reason, created_at, simulated) ",
+            "",
             16,
             &batch.messages,
-            |mut row, m| {
+            |mut row, m: &SimulatedMessage| {
                 let is_user = m.model.is_none();
                 row.push_bind(m.message_id.as_str())
                     .push_bind(m.conversation_id.as_str())
@@ -202,15 +158,16 @@ impl SimulatedWriter {
                     .push_bind(if is_user { None } else { Some("stop") })
                     .push_bind(m.created_at)
                     .push_bind(1);
-            },
-        )
-        .await?;
-        insert_all(
-            &mut tx,
+            }
+        );
+        insert_rows!(
+            tx,
+            $db,
             "INSERT INTO events (user_id, conversation_id, message_id, kind, value, created_at, simulated) ",
+            "",
             7,
             &batch.events,
-            |mut row, e| {
+            |mut row, e: &SimulatedEvent| {
                 row.push_bind(e.user_id.as_str())
                     .push_bind(e.conversation_id.as_str())
                     .push_bind(e.message_id.as_str())
@@ -218,10 +175,78 @@ impl SimulatedWriter {
                     .push_bind(e.value)
                     .push_bind(e.created_at)
                     .push_bind(1);
-            },
-        )
-        .await?;
+            }
+        );
         tx.commit().await?;
+    }};
+}
+
+impl Store {
+    /// Whether the store already holds users whose ids start with `prefix` in `experiment`.
+    pub async fn has_users_with_prefix(
+        &self,
+        experiment: &str,
+        prefix: &str,
+    ) -> Result<bool, StoreError> {
+        // A byte comparison, not a range: PostgreSQL's collation need not order by bytes.
+        let found: Option<String> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT user_id FROM assignments
+             WHERE experiment = $1 AND substr(user_id, 1, length($2)) = $2 LIMIT 1",
+        )
+        .bind(experiment)
+        .bind(prefix)
+        .fetch_optional(pool)
+        .await?);
+        Ok(found.is_some())
+    }
+
+    /// A writer of simulated rows of `experiment` on a connection of its own. On SQLite it gets
+    /// a page cache sized for bulk loads; the connection is closed, not pooled, when it goes.
+    pub async fn simulated_writer(&self, experiment: &str) -> Result<SimulatedWriter, StoreError> {
+        let connection = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut connection = pool.acquire().await?;
+                connection.close_on_drop();
+                sqlx::query(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))
+                    .execute(&mut *connection)
+                    .await?;
+                // Fewer, larger checkpoints: an index page rewritten by many batches reaches the
+                // database file once per checkpoint rather than once per batch.
+                sqlx::query("PRAGMA wal_autocheckpoint = 65536")
+                    .execute(&mut *connection)
+                    .await?;
+                WriterConnection::Sqlite(connection)
+            }
+            Pool::Postgres(pool) => WriterConnection::Postgres(pool.acquire().await?),
+        };
+        Ok(SimulatedWriter {
+            connection,
+            experiment: experiment.to_owned(),
+        })
+    }
+}
+
+enum WriterConnection {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+pub struct SimulatedWriter {
+    connection: WriterConnection,
+    experiment: String,
+}
+
+impl SimulatedWriter {
+    /// Writes one batch atomically.
+    #[tracing::instrument(skip_all, fields(experiment = %self.experiment, rows = batch.rows()))]
+    pub async fn insert(&mut self, batch: &SimulatedBatch) -> Result<(), StoreError> {
+        let key = self.experiment.as_str();
+        match &mut self.connection {
+            WriterConnection::Sqlite(connection) => insert_batch!(connection, Sqlite, key, batch),
+            WriterConnection::Postgres(connection) => {
+                insert_batch!(connection, Postgres, key, batch)
+            }
+        }
         Ok(())
     }
 }

@@ -42,66 +42,10 @@ pub struct EventColumns {
     pub created_at: Vec<i64>,
 }
 
-impl Store {
-    #[tracing::instrument(skip(self))]
-    pub async fn assignment_columns(
-        &self,
-        experiment: &str,
-    ) -> Result<AssignmentColumns, StoreError> {
-        let mut rows =
-            sqlx::query("SELECT user_id, arm, assigned_at FROM assignments WHERE experiment = ?")
-                .bind(experiment)
-                .fetch(&self.pool);
-        let mut out = AssignmentColumns::default();
-        while let Some(row) = rows.try_next().await? {
-            out.user_id.push(row.get(0));
-            out.arm.push(row.get(1));
-            out.assigned_at.push(row.get(2));
-        }
-        Ok(out)
-    }
-
-    /// Every message of the experiment's enrolled users up to `until_micros` (exclusive),
-    /// including their direct traffic outside the experiment: activity is activity.
-    #[tracing::instrument(skip(self))]
-    pub async fn message_columns(
-        &self,
-        experiment: &str,
-        until_micros: i64,
-    ) -> Result<MessageColumns, StoreError> {
-        let query = sqlx::query(
-            "SELECT m.message_id, m.user_id, m.conversation_id, m.role, m.model, m.created_at, m.latency_ms,
-                    m.prompt_tokens, m.completion_tokens, m.choice_prob, length(m.content), m.finish_reason
-             FROM messages m JOIN assignments a ON a.user_id = m.user_id AND a.experiment = ?
-             WHERE m.created_at < ?",
-        )
-        .bind(experiment)
-        .bind(until_micros);
-        self.read_messages(query).await
-    }
-
-    /// Every message in `[from_micros, until_micros)`, for the warehouse export.
-    #[tracing::instrument(skip(self))]
-    pub async fn messages_between(
-        &self,
-        from_micros: i64,
-        until_micros: i64,
-    ) -> Result<MessageColumns, StoreError> {
-        let query = sqlx::query(
-            "SELECT message_id, user_id, conversation_id, role, model, created_at, latency_ms,
-                    prompt_tokens, completion_tokens, choice_prob, length(content), finish_reason
-             FROM messages WHERE created_at >= ? AND created_at < ? ORDER BY created_at",
-        )
-        .bind(from_micros)
-        .bind(until_micros);
-        self.read_messages(query).await
-    }
-
-    async fn read_messages<'q>(
-        &self,
-        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    ) -> Result<MessageColumns, StoreError> {
-        let mut rows = query.fetch(&self.pool);
+/// Reads a message query's rows (the columns of [`MESSAGE_COLUMNS`]) into columns.
+macro_rules! collect_messages {
+    ($rows:expr) => {{
+        let mut rows = $rows;
         let mut out = MessageColumns::default();
         while let Some(row) = rows.try_next().await? {
             out.message_id.push(row.get(0));
@@ -117,80 +61,14 @@ impl Store {
             out.content_chars.push(row.get(10));
             out.finish_reason.push(row.get(11));
         }
-        Ok(out)
-    }
+        out
+    }};
+}
 
-    /// Every assignment of every experiment: `(experiment, columns)`.
-    pub async fn all_assignment_columns(
-        &self,
-    ) -> Result<(Vec<String>, AssignmentColumns), StoreError> {
-        let mut rows = sqlx::query("SELECT experiment, user_id, arm, assigned_at FROM assignments ORDER BY experiment, assigned_at")
-            .fetch(&self.pool);
-        let (mut experiments, mut out) = (Vec::new(), AssignmentColumns::default());
-        while let Some(row) = rows.try_next().await? {
-            experiments.push(row.get(0));
-            out.user_id.push(row.get(1));
-            out.arm.push(row.get(2));
-            out.assigned_at.push(row.get(3));
-        }
-        Ok((experiments, out))
-    }
-
-    /// The first exposure of `experiment` in microseconds, if anyone was exposed.
-    pub async fn first_exposure_micros(&self, experiment: &str) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT MIN(assigned_at) FROM assignments WHERE experiment = ?")
-                .bind(experiment)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    /// The earliest message or event time, if any: where an export starts.
-    pub async fn first_activity_micros(&self) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM messages UNION ALL SELECT MIN(created_at) FROM events)",
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    /// Every event in `[from_micros, until_micros)`.
-    pub async fn events_between(
-        &self,
-        from_micros: i64,
-        until_micros: i64,
-    ) -> Result<EventColumns, StoreError> {
-        let query = sqlx::query(
-            "SELECT user_id, conversation_id, message_id, kind, value, created_at FROM events
-             WHERE created_at >= ? AND created_at < ? ORDER BY created_at",
-        )
-        .bind(from_micros)
-        .bind(until_micros);
-        self.read_events(query).await
-    }
-
-    #[tracing::instrument(skip(self))]
-    pub async fn event_columns(
-        &self,
-        experiment: &str,
-        until_micros: i64,
-    ) -> Result<EventColumns, StoreError> {
-        let query = sqlx::query(
-            "SELECT e.user_id, e.conversation_id, e.message_id, e.kind, e.value, e.created_at
-             FROM events e JOIN assignments a ON a.user_id = e.user_id AND a.experiment = ?
-             WHERE e.created_at < ?",
-        )
-        .bind(experiment)
-        .bind(until_micros);
-        self.read_events(query).await
-    }
-
-    async fn read_events<'q>(
-        &self,
-        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    ) -> Result<EventColumns, StoreError> {
-        let mut rows = query.fetch(&self.pool);
+/// Reads an event query's rows (the columns of [`EVENT_COLUMNS`]) into columns.
+macro_rules! collect_events {
+    ($rows:expr) => {{
+        let mut rows = $rows;
         let mut out = EventColumns::default();
         while let Some(row) = rows.try_next().await? {
             out.user_id.push(row.get(0));
@@ -200,6 +78,142 @@ impl Store {
             out.value.push(row.get(4));
             out.created_at.push(row.get(5));
         }
-        Ok(out)
+        out
+    }};
+}
+
+/// `length` is INTEGER in PostgreSQL; the cast makes it BIGINT (i64) on both databases.
+const MESSAGE_COLUMNS: &str = "m.message_id, m.user_id, m.conversation_id, m.role, m.model, \
+     m.created_at, m.latency_ms, m.prompt_tokens, m.completion_tokens, m.choice_prob, \
+     CAST(length(m.content) AS BIGINT), m.finish_reason";
+const EVENT_COLUMNS: &str =
+    "e.user_id, e.conversation_id, e.message_id, e.kind, e.value, e.created_at";
+
+impl Store {
+    #[tracing::instrument(skip(self))]
+    pub async fn assignment_columns(
+        &self,
+        experiment: &str,
+    ) -> Result<AssignmentColumns, StoreError> {
+        Ok(on_pool!(self, pool => {
+            let mut rows = sqlx::query(
+                "SELECT user_id, arm, assigned_at FROM assignments WHERE experiment = $1",
+            )
+            .bind(experiment)
+            .fetch(pool);
+            let mut out = AssignmentColumns::default();
+            while let Some(row) = rows.try_next().await? {
+                out.user_id.push(row.get(0));
+                out.arm.push(row.get(1));
+                out.assigned_at.push(row.get(2));
+            }
+            out
+        }))
+    }
+
+    /// Every message of the experiment's enrolled users up to `until_micros` (exclusive),
+    /// including their direct traffic outside the experiment: activity is activity.
+    #[tracing::instrument(skip(self))]
+    pub async fn message_columns(
+        &self,
+        experiment: &str,
+        until_micros: i64,
+    ) -> Result<MessageColumns, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS}
+             FROM messages m JOIN assignments a ON a.user_id = m.user_id AND a.experiment = $1
+             WHERE m.created_at < $2"
+        );
+        Ok(on_pool!(self, pool => collect_messages!(
+            sqlx::query(&sql).bind(experiment).bind(until_micros).fetch(pool)
+        )))
+    }
+
+    /// Every message in `[from_micros, until_micros)`, for the warehouse export.
+    #[tracing::instrument(skip(self))]
+    pub async fn messages_between(
+        &self,
+        from_micros: i64,
+        until_micros: i64,
+    ) -> Result<MessageColumns, StoreError> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m
+             WHERE m.created_at >= $1 AND m.created_at < $2 ORDER BY m.created_at"
+        );
+        Ok(on_pool!(self, pool => collect_messages!(
+            sqlx::query(&sql).bind(from_micros).bind(until_micros).fetch(pool)
+        )))
+    }
+
+    /// Every assignment of every experiment: `(experiment, columns)`.
+    pub async fn all_assignment_columns(
+        &self,
+    ) -> Result<(Vec<String>, AssignmentColumns), StoreError> {
+        Ok(on_pool!(self, pool => {
+            let mut rows = sqlx::query(
+                "SELECT experiment, user_id, arm, assigned_at FROM assignments
+                 ORDER BY experiment, assigned_at",
+            )
+            .fetch(pool);
+            let (mut experiments, mut out) = (Vec::new(), AssignmentColumns::default());
+            while let Some(row) = rows.try_next().await? {
+                experiments.push(row.get(0));
+                out.user_id.push(row.get(1));
+                out.arm.push(row.get(2));
+                out.assigned_at.push(row.get(3));
+            }
+            (experiments, out)
+        }))
+    }
+
+    /// The first exposure of `experiment` in microseconds, if anyone was exposed.
+    pub async fn first_exposure_micros(&self, experiment: &str) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT MIN(assigned_at) FROM assignments WHERE experiment = $1",
+        )
+        .bind(experiment)
+        .fetch_one(pool)
+        .await?))
+    }
+
+    /// The earliest message or event time, if any: where an export starts.
+    pub async fn first_activity_micros(&self) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM messages
+                                 UNION ALL SELECT MIN(created_at) FROM events) AS activity",
+        )
+        .fetch_one(pool)
+        .await?))
+    }
+
+    /// Every event in `[from_micros, until_micros)`.
+    pub async fn events_between(
+        &self,
+        from_micros: i64,
+        until_micros: i64,
+    ) -> Result<EventColumns, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events e
+             WHERE e.created_at >= $1 AND e.created_at < $2 ORDER BY e.created_at"
+        );
+        Ok(on_pool!(self, pool => collect_events!(
+            sqlx::query(&sql).bind(from_micros).bind(until_micros).fetch(pool)
+        )))
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn event_columns(
+        &self,
+        experiment: &str,
+        until_micros: i64,
+    ) -> Result<EventColumns, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS}
+             FROM events e JOIN assignments a ON a.user_id = e.user_id AND a.experiment = $1
+             WHERE e.created_at < $2"
+        );
+        Ok(on_pool!(self, pool => collect_events!(
+            sqlx::query(&sql).bind(experiment).bind(until_micros).fetch(pool)
+        )))
     }
 }
