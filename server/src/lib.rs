@@ -8,6 +8,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod inference_bench;
+pub mod ingest;
+pub mod ingest_bench;
 pub mod reporting;
 mod routes;
 pub mod simulate;

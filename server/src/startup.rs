@@ -40,7 +40,9 @@ impl Application {
         if server_settings.daily_reports {
             tokio::spawn(crate::reporting::daily::run(store.clone()));
         }
+        let events = crate::ingest::EventWriter::start(store.clone());
         let state = web::Data::new(AppState {
+            events,
             store,
             models,
             admin_token,

@@ -305,11 +305,12 @@ async fn the_log_reads_back_exactly_as_the_analytics_columns(store: &Store) {
         value,
         created_at: at(micros),
     };
+    let events = [
+        event("u1", "feedback", Some(1.0), T0 + 8),
+        event("outsider", "retry", None, T0 + 9),
+    ];
     store
-        .insert_events(&[
-            event("u1", "feedback", Some(1.0), T0 + 8),
-            event("outsider", "retry", None, T0 + 9),
-        ])
+        .insert_events(&events.iter().collect::<Vec<_>>())
         .await
         .unwrap();
 

@@ -25,6 +25,9 @@ pub enum BenchCommand {
     /// Serving cost: bare and served decode rates, per-turn latency of a blend against one
     /// model, and throughput under concurrency.
     Inference(crate::inference_bench::InferenceBenchArgs),
+    /// `POST /api/v1/events` end to end into a store, and a check that nothing acknowledged is
+    /// missing.
+    Ingest(crate::ingest_bench::IngestBenchArgs),
 }
 
 #[derive(Args)]
@@ -58,6 +61,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Calibration(args) => crate::simulate::bench::calibration(args).await,
         BenchCommand::Simulate(args) => crate::simulate::bench::simulate(args).await,
+        BenchCommand::Ingest(args) => crate::ingest_bench::run(args).await,
         BenchCommand::Inference(args) => crate::inference_bench::run(args).await,
     }
 }

@@ -99,7 +99,8 @@ pub async fn post_events(
         .map(|(i, e)| e.parse(i, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::from)?;
-    // Durable before the acknowledgement.
-    state.store.insert_events(&events).await?;
-    Ok(HttpResponse::Ok().json(json!({ "accepted": events.len() })))
+    let accepted = events.len();
+    // Durable before the acknowledgement: this waits for the group commit that includes them.
+    state.events.write(events).await?;
+    Ok(HttpResponse::Ok().json(json!({ "accepted": accepted })))
 }

@@ -21,7 +21,7 @@ use chrono::{NaiveDate, Utc};
 use clap::Args;
 
 use crate::cli::read_definition;
-pub use live::{drive, LiveArgs, LiveSummary};
+pub use live::{drive, parse_duration, LiveArgs, LiveSummary};
 use progress::Progress;
 pub use store_sink::seed_store;
 
