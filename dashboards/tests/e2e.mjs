@@ -252,6 +252,22 @@ await step("an experiment created through the form is stored", async () => {
   check(stored.name === "Made in the browser" && stored.arms[1].models.join() === "small-a,small-b", "stored as entered", stored);
 });
 
+await step("a draft is edited through the form and started", async () => {
+  await page.click('button:has-text("Edit")');
+  await page.waitForSelector("#experiment-form");
+  check(await page.isDisabled('#experiment-form input[name="key"]'), "the key of an experiment cannot change");
+  await page.fill('#experiment-form input[name="name"]', "Edited in the browser");
+  await page.fill('#experiment-form .arm-row:nth-child(1) input[name="arm-weight"]', "0.25");
+  await page.fill('#experiment-form .arm-row:nth-child(2) input[name="arm-weight"]', "0.75");
+  await page.click('#experiment-form button[type="submit"]');
+  await page.waitForSelector('.lede:has-text("Edited in the browser")');
+  const edited = await apiGet("/api/v1/experiments/ui-created");
+  check(edited.name === "Edited in the browser" && edited.arms[1].weight === 0.75, "the edit is stored", edited);
+  await page.click('button:has-text("Start")');
+  await page.waitForSelector(".status-running");
+  check((await apiGet("/api/v1/experiments/ui-created")).status === "running", "started through the page");
+});
+
 await step("a bad experiment shows the API's validation error", async () => {
   await page.goto(`${base}/#/experiments`);
   await page.click("#new-experiment");

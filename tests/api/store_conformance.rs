@@ -513,12 +513,16 @@ async fn simulated_history_is_written_in_bulk_and_recognised(store: &Store) {
     assert_eq!(store.message_count("sim7-c999").await.unwrap(), 2);
 }
 
-/// The same simulated history seeded into each store gives the same report: every count exactly,
-/// every mean and statistic to 1e-9.
-#[tokio::test]
+/// The same simulated history seeded into each store gives the same report (every count exactly,
+/// every mean and statistic to 1e-9), and so does the Parquet export of the PostgreSQL store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_over_postgres_equals_the_report_over_sqlite() {
+    use blendlab_analytics::{compute_report, DataDir};
     use blendlab_experiments::Experiment;
-    use blendlab_server::{reporting::report_from_store, simulate};
+    use blendlab_server::{
+        reporting::{export, report_from_store, source::request_for},
+        simulate,
+    };
 
     let (sqlite, postgres) = (Fresh::sqlite().await, Fresh::postgres().await);
     let experiment = Experiment::parse(definition(), |_| true).unwrap();
@@ -546,4 +550,14 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
         600
     );
     assert_reports_match(&reports[0], &reports[1]);
+
+    // The warehouse export of the PostgreSQL store reports the same again.
+    let out = TempDir::new("postgres-export");
+    let summary = export::export(&postgres.store, &out.0, today, today)
+        .await
+        .unwrap();
+    assert!(summary.messages > 0 && summary.days_written.len() > 30, "{summary:?}");
+    let frames = DataDir::scan(&out.0).unwrap();
+    let from_parquet = compute_report(&frames, &request_for(&definition(), today)).unwrap();
+    assert_reports_match(&serde_json::to_value(from_parquet).unwrap(), &reports[1]);
 }
