@@ -32,6 +32,7 @@ async fn admin_calls_without_the_token_get_401() {
             "/api/v1/experiments/chai-blend/reports",
         ),
         (reqwest::Method::GET, "/api/v1/leaderboard"),
+        (reqwest::Method::DELETE, "/api/v1/users/u1"),
         (reqwest::Method::POST, "/api/v1/chat"),
         (reqwest::Method::GET, "/api/v1/conversations/abc"),
         (reqwest::Method::POST, "/api/v1/events"),

@@ -18,3 +18,4 @@ mod report;
 mod simulate_live;
 mod store_conformance;
 mod streaming;
+mod users;

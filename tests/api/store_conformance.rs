@@ -68,6 +68,7 @@ conformance!(
     the_log_reads_back_exactly_as_the_analytics_columns,
     daily_reports_are_stored_replaced_and_listed,
     simulated_history_is_written_in_bulk_and_recognised,
+    erasing_a_user_deletes_their_log_and_anonymises_their_exposure,
 );
 
 fn at(micros: i64) -> DateTime<Utc> {
@@ -556,8 +557,83 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
     let summary = export::export(&postgres.store, &out.0, today, today)
         .await
         .unwrap();
-    assert!(summary.messages > 0 && summary.days_written.len() > 30, "{summary:?}");
+    assert!(
+        summary.messages > 0 && summary.days_written.len() > 30,
+        "{summary:?}"
+    );
     let frames = DataDir::scan(&out.0).unwrap();
     let from_parquet = compute_report(&frames, &request_for(&definition(), today)).unwrap();
     assert_reports_match(&serde_json::to_value(from_parquet).unwrap(), &reports[1]);
+}
+
+async fn erasing_a_user_deletes_their_log_and_anonymises_their_exposure(store: &Store) {
+    store
+        .insert_experiment(&definition(), at(T0))
+        .await
+        .unwrap();
+    for user in ["gone", "stays"] {
+        store.touch_user(user, at(T0)).await.unwrap();
+        store
+            .record_exposure("chai-blend", user, "blend", at(T0))
+            .await
+            .unwrap();
+        let turn = [
+            message(&format!("{user}-m0"), "user", T0 + 1),
+            message(&format!("{user}-m1"), "assistant", T0 + 2),
+        ];
+        store
+            .append_messages(&conversation(&format!("{user}-c"), user), true, 0, &turn)
+            .await
+            .unwrap();
+    }
+    let event = NewEvent {
+        user_id: "gone".into(),
+        conversation_id: None,
+        message_id: None,
+        kind: "retry".into(),
+        value: None,
+        created_at: at(T0 + 3),
+    };
+    store.insert_events(&[&event]).await.unwrap();
+
+    let erased = store.delete_user("gone").await.unwrap();
+    assert!(erased.found);
+    assert_eq!(
+        (
+            erased.messages,
+            erased.conversations,
+            erased.events,
+            erased.exposures_anonymised
+        ),
+        (2, 1, 1, 1)
+    );
+    let anonymous_id = erased.anonymous_id.unwrap();
+    assert!(store.conversation("gone-c").await.unwrap().is_none());
+    assert_eq!(store.user_first_seen("gone").await.unwrap(), None);
+    assert!(store
+        .assignment("chai-blend", "gone")
+        .await
+        .unwrap()
+        .is_none());
+    let kept = store
+        .assignment("chai-blend", &anonymous_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((kept.arm.as_str(), kept.assigned_at), ("blend", at(T0)));
+    assert_eq!(store.event_count().await.unwrap(), 0);
+    assert_eq!(store.message_count("stays-c").await.unwrap(), 2);
+    assert_eq!(
+        store
+            .assignment_columns("chai-blend")
+            .await
+            .unwrap()
+            .user_id
+            .len(),
+        2
+    );
+
+    let again = store.delete_user("gone").await.unwrap();
+    assert!(!again.found);
+    assert_eq!(again.anonymous_id, None);
 }

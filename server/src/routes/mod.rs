@@ -9,6 +9,7 @@ mod health;
 mod leaderboard;
 mod openai;
 mod streaming;
+mod users;
 
 use actix_web::web;
 
@@ -25,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/conversations/{conversation_id}",
                     web::get().to(conversations::get_conversation),
                 )
-                .route("/events", web::post().to(events::post_events)),
+                .route("/events", web::post().to(events::post_events))
+                .route("/users/{user_id}", web::delete().to(users::delete_user)),
         )
         .service(
             web::scope("/v1")

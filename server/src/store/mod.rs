@@ -42,6 +42,7 @@ pub use simulated::{
     SimulatedAssignment, SimulatedBatch, SimulatedConversation, SimulatedEvent, SimulatedMessage,
     SimulatedWriter,
 };
+pub use users::DeletedUser;
 pub use warehouse::{AssignmentColumns, EventColumns, MessageColumns};
 
 /// The store: the embedded SQLite file, or PostgreSQL shared by many replicas. Both behave the
