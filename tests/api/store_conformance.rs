@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 /// A store of one kind, kept alive (with its file or database) for one case.
 struct Fresh {
     store: Store,
+    url: String,
     _sqlite: Option<TempDir>,
     _postgres: Option<PostgresDatabase>,
 }
@@ -21,10 +22,12 @@ struct Fresh {
 impl Fresh {
     async fn sqlite() -> Self {
         let dir = TempDir::new("conformance");
-        let store = Store::connect(&database_url(&dir)).await.unwrap();
+        let url = database_url(&dir);
+        let store = Store::connect(&url).await.unwrap();
         assert_eq!(store.kind(), "sqlite");
         Self {
             store,
+            url,
             _sqlite: Some(dir),
             _postgres: None,
         }
@@ -36,6 +39,7 @@ impl Fresh {
         assert_eq!(store.kind(), "postgres");
         Self {
             store,
+            url: database.url.clone(),
             _sqlite: None,
             _postgres: Some(database),
         }
@@ -530,13 +534,8 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
     let today = Utc::now().date_naive();
     let mut reports = Vec::new();
     for fresh in [&sqlite, &postgres] {
-        let url = match (&fresh._sqlite, &fresh._postgres) {
-            (Some(dir), _) => database_url(dir),
-            (_, Some(database)) => database.url.clone(),
-            _ => unreachable!(),
-        };
         let population = simulate::demo_population(&experiment, 600, today);
-        simulate::seed_store(experiment.clone(), population, &url)
+        simulate::seed_store(experiment.clone(), population, &fresh.url)
             .await
             .unwrap()
             .expect("a fresh store takes the seed");
