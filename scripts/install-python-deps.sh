@@ -12,3 +12,12 @@ if ! python3 -c "import openai" 2>/dev/null; then
   echo "installing openai (the official client the OpenAI-compatibility tests drive) from PyPI" >&2
   python3 -m pip install -q --disable-pip-version-check openai >&2
 fi
+if ! python3 -c "import prometheus_client" 2>/dev/null; then
+  echo "installing prometheus-client (its parser checks /metrics) from PyPI" >&2
+  python3 -m pip install -q --disable-pip-version-check prometheus-client >&2
+fi
+# Pinned: its CLI flags changed between majors, and the OpenAPI test passes them.
+if ! python3 -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '4.32.5')" 2>/dev/null; then
+  echo "installing schemathesis 4.32.5 (fuzzes the API from /openapi.json) from PyPI" >&2
+  python3 -m pip install -q --disable-pip-version-check schemathesis==4.32.5 >&2
+fi

@@ -3,9 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"key": "blend-test", "name": "Blend vs one model", "control": "control",
+    "arms": [{"name": "control", "weight": 0.5, "models": ["large"]},
+             {"name": "blend", "weight": 0.5, "models": ["small-a", "small-b", "small-c"]}]}))]
 pub struct ExperimentDefinition {
+    #[schema(pattern = "^[a-z0-9-]{1,64}$")]
     pub key: String,
     pub name: String,
     /// Hashing salt; defaults to the key. Changing it reshuffles every user.
@@ -21,7 +25,7 @@ pub struct ExperimentDefinition {
     pub arms: Vec<ArmDefinition>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArmDefinition {
     pub name: String,
@@ -34,7 +38,7 @@ pub struct ArmDefinition {
     pub model_weights: Option<Vec<f64>>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     #[default]
@@ -43,7 +47,7 @@ pub enum Audience {
     NewUsers,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyName {
     /// Each turn picks a component uniformly at random, as in the paper.

@@ -35,6 +35,8 @@ pub struct ServerSettings {
     pub http_workers: usize,
     /// Compute and store every running experiment's report after each UTC midnight.
     pub daily_reports: bool,
+    /// The rate limit of a client key created without `requests_per_minute`.
+    pub client_requests_per_minute: u32,
 }
 
 impl Default for ServerSettings {
@@ -47,6 +49,7 @@ impl Default for ServerSettings {
             max_tokens_limit: 1024,
             http_workers: 2,
             daily_reports: true,
+            client_requests_per_minute: 600,
         }
     }
 }

@@ -48,6 +48,25 @@ impl ApiError {
         )
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn rate_limited(key: &crate::auth::ClientKey, wait: std::time::Duration) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "client key {} is limited to {} requests a minute; retry in {:.1} s",
+                key.key_id,
+                key.requests_per_minute,
+                wait.as_secs_f64()
+            ),
+        );
+        error.retry_after_s = Some(wait.as_secs_f64().ceil().max(1.0) as u32);
+        error
+    }
+
     pub fn with_param(mut self, param: &'static str) -> Self {
         self.param = Some(param);
         self

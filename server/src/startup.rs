@@ -9,7 +9,13 @@ use blendlab_inference::ModelRegistry;
 use tokio::sync::Semaphore;
 use tracing_actix_web::TracingLogger;
 
-use crate::{auth::AdminToken, config::ServerConfig, error, routes, state::AppState, store::Store};
+use crate::{
+    auth::{AdminToken, ClientKeys},
+    config::ServerConfig,
+    error, routes,
+    state::AppState,
+    store::Store,
+};
 
 pub struct Settings {
     /// `HOST:PORT`; port 0 picks a free one.
@@ -40,9 +46,13 @@ impl Application {
         if server_settings.daily_reports {
             tokio::spawn(crate::reporting::daily::run(store.clone()));
         }
-        let events = crate::ingest::EventWriter::start(store.clone());
+        let events = crate::group_commit::EventWriter::start(store.clone());
+        let turns = crate::group_commit::TurnWriter::start(store.clone());
         let state = web::Data::new(AppState {
             events,
+            turns,
+            keys: ClientKeys::new(store.clone()),
+            metrics: Default::default(),
             store,
             models,
             admin_token,
@@ -55,6 +65,8 @@ impl Application {
         let body_limit = server_settings.max_body_bytes;
         let server = HttpServer::new(move || {
             App::new()
+                // Inside the logger, so the request id it draws is there to return.
+                .wrap(actix_web::middleware::from_fn(crate::metrics::record))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(

@@ -3,15 +3,25 @@ use std::sync::Arc;
 use blendlab_inference::ModelRegistry;
 use tokio::sync::Semaphore;
 
-use crate::{auth::AdminToken, config::ServerSettings, ingest::EventWriter, store::Store};
+use crate::{
+    auth::{AdminToken, ClientKeys},
+    config::ServerSettings,
+    group_commit::{EventWriter, TurnWriter},
+    store::Store,
+};
 
 /// What every handler shares.
 pub struct AppState {
     pub store: Store,
     /// Events go through here: batched with other requests' into one commit.
     pub events: EventWriter,
+    /// Chat turns go through here: logged with other requests' turns in one commit.
+    pub turns: TurnWriter,
     pub models: ModelRegistry,
     pub admin_token: AdminToken,
+    /// Client API keys: verification and per-key rate limits.
+    pub keys: ClientKeys,
+    pub metrics: crate::metrics::Metrics,
     pub settings: ServerSettings,
     /// One permit per admitted chat request; none left means 429.
     pub chat_permits: Arc<Semaphore>,

@@ -177,3 +177,48 @@ async fn the_export_is_incremental_and_reports_the_same_as_the_store() {
         "ex-1 came back on day 2"
     );
 }
+
+/// Replicas on one PostgreSQL database: the daily pass runs on one of them at a time, and a
+/// replica that dies holding the lock does not block the others.
+#[tokio::test]
+async fn one_replica_at_a_time_runs_the_daily_job_on_postgres() {
+    use sqlx::Connection;
+    let database = blendlab_tests::PostgresDatabase::create().await;
+    let store = Store::connect(&database.url).await.unwrap();
+    let today = Utc::now().date_naive();
+
+    // Another replica is mid-pass: it holds the lock on its own session.
+    let mut other = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(daily::DAILY_JOB_LOCK)
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert!(locked);
+    let skipped = daily::catch_up_once_across_replicas(&store, today)
+        .await
+        .unwrap();
+    assert_eq!(
+        skipped, None,
+        "this replica must leave the pass to the other"
+    );
+
+    // The other replica dies: its session ends, and with it the lock.
+    other.close().await.unwrap();
+    let ran = daily::catch_up_once_across_replicas(&store, today)
+        .await
+        .unwrap();
+    assert_eq!(
+        ran,
+        Some(Vec::new()),
+        "nothing is running, so nothing to report, but it ran"
+    );
+    // And the pass gave the lock back.
+    let mut next = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(daily::DAILY_JOB_LOCK)
+        .fetch_one(&mut next)
+        .await
+        .unwrap();
+    assert!(free);
+}

@@ -94,7 +94,7 @@ async fn concurrent_batches_are_all_stored_once_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_group_commit_fails_its_writes_and_stores_none_of_them() {
     use blendlab_server::{
-        ingest::EventWriter,
+        group_commit::EventWriter,
         store::{NewEvent, Store},
     };
 
@@ -111,6 +111,7 @@ async fn a_failed_group_commit_fails_its_writes_and_stores_none_of_them() {
     .await
     .unwrap();
     let writer = EventWriter::start(store.clone());
+    let errors_before = blendlab_server::store::database_errors();
     let writes = (0..24).map(|w| {
         let writer = writer.clone();
         let events: Vec<NewEvent> = (0..50)
@@ -148,6 +149,8 @@ async fn a_failed_group_commit_fails_its_writes_and_stores_none_of_them() {
         assert_eq!(outcome.is_err(), w % 5 == 3, "write {w}: {outcome:?}");
     }
     assert_eq!(store.event_count().await.unwrap(), 50 * acknowledged);
+    // `/metrics` counts each refused write (per process, so other tests may add to it).
+    assert!(blendlab_server::store::database_errors() >= errors_before + 5);
 }
 
 /// `blendlab bench ingest` runs end to end and finds every acknowledged event stored (its figures
@@ -184,4 +187,76 @@ async fn the_ingest_benchmark_runs_and_loses_nothing() {
         "{outcome}"
     );
     assert_eq!(outcome["failed_requests"], 0);
+}
+
+/// Chat turns are group-committed too: many concurrent turns share commits, and a turn that lost
+/// its race for a position fails alone with a conflict, on both stores.
+#[tokio::test]
+async fn concurrent_turns_commit_together_and_a_lost_race_fails_alone() {
+    let dir = blendlab_tests::TempDir::new("turn-commit");
+    let postgres = blendlab_tests::PostgresDatabase::create().await;
+    for url in [blendlab_tests::database_url(&dir), postgres.url.clone()] {
+        turns_commit_together(&url).await;
+    }
+}
+
+async fn turns_commit_together(url: &str) {
+    use blendlab_server::{
+        group_commit::TurnWriter,
+        store::{ConversationRow, NewMessage, Store, StoreError, TurnWrite},
+    };
+    let store = Store::connect(url).await.unwrap();
+    let writer = TurnWriter::start(store.clone());
+    let now = chrono::Utc::now();
+    let message = |id: String, role| NewMessage {
+        message_id: id,
+        role,
+        content: "text".into(),
+        model: None,
+        choice_prob: None,
+        latency_ms: None,
+        prompt_tokens: None,
+        prefill_tokens: None,
+        completion_tokens: None,
+        finish_reason: None,
+        created_at: now,
+    };
+    let turn = |conversation: usize, id: &str| TurnWrite {
+        conversation: ConversationRow {
+            conversation_id: format!("c{conversation}"),
+            user_id: format!("u{conversation}"),
+            experiment: None,
+            arm: None,
+            created_at: now,
+            client_key: None,
+        },
+        create_conversation: true,
+        first_position: 0,
+        messages: vec![
+            message(format!("{id}-user"), "user"),
+            message(format!("{id}-reply"), "assistant"),
+        ],
+    };
+    // 40 new conversations, and a rival first turn for conversation 7 sent with them.
+    let writes = (0..40)
+        .map(|c| turn(c, &format!("m{c}")))
+        .chain([turn(7, "rival")])
+        .map(|t| {
+            let writer = writer.clone();
+            async move { writer.write(t).await }
+        });
+    let outcomes = futures::future::join_all(writes).await;
+    let conflicts = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::Conflict(_))))
+        .count();
+    assert_eq!(conflicts, 1, "{url}: {outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 40, "{url}");
+    for c in 0..40 {
+        assert_eq!(
+            store.message_count(&format!("c{c}")).await.unwrap(),
+            2,
+            "{url} c{c}"
+        );
+    }
 }

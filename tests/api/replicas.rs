@@ -1,92 +1,12 @@
 //! Two `blendlab serve` processes on one PostgreSQL database, as behind a load balancer: one
 //! assignment, one exposure, one log, one experiment state.
 
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use blendlab_tests::{
-    assert_reports_match, blendlab_binary, example_definition, PostgresDatabase, ADMIN_TOKEN,
+    assert_reports_match, example_definition, PostgresDatabase, ServerProcess as Replica,
 };
 use chrono::Utc;
-use serde_json::{json, Value};
-
-/// A `blendlab serve` process, killed when dropped.
-struct Replica {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    fn start(database_url: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(blendlab_binary())
-            .args([
-                "serve",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-                "--db",
-                database_url,
-            ])
-            .env("BLENDLAB_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("blendlab serve starts");
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn ready(&mut self) {
-        let started = Instant::now();
-        while reqwest::get(format!("{}/readyz", self.base))
-            .await
-            .map_or(true, |r| !r.status().is_success())
-        {
-            assert!(
-                self.child.try_wait().unwrap().is_none(),
-                "the replica at {} exited",
-                self.base
-            );
-            assert!(started.elapsed() < Duration::from_secs(120), "never ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .timeout(Duration::from_secs(120));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the replica answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn chat(&self, user: &str) -> (u16, Value) {
-        let body = json!({ "experiment": "chai-blend", "user_id": user, "message": "Hi!", "max_tokens": 2 });
-        self.call(reqwest::Method::POST, "/api/v1/chat", Some(body))
-            .await
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_one_postgres_database_behave_as_one_server() {

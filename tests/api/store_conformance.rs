@@ -3,8 +3,8 @@
 
 use blendlab_experiments::ExperimentDefinition;
 use blendlab_server::store::{
-    ConversationRow, ExperimentStatus, NewEvent, NewMessage, SimulatedAssignment, SimulatedBatch,
-    SimulatedConversation, SimulatedMessage, Store, StoreError,
+    ClientKeyRow, ConversationRow, ExperimentStatus, NewEvent, NewMessage, SimulatedAssignment,
+    SimulatedBatch, SimulatedConversation, SimulatedMessage, Store, StoreError,
 };
 use blendlab_tests::{
     assert_reports_match, database_url, example_definition, PostgresDatabase, TempDir,
@@ -73,6 +73,7 @@ conformance!(
     daily_reports_are_stored_replaced_and_listed,
     simulated_history_is_written_in_bulk_and_recognised,
     erasing_a_user_deletes_their_log_and_anonymises_their_exposure,
+    client_keys_are_stored_listed_and_revoked_once,
 );
 
 fn at(micros: i64) -> DateTime<Utc> {
@@ -228,6 +229,7 @@ fn conversation(id: &str, user: &str) -> ConversationRow {
         experiment: Some("chai-blend".into()),
         arm: Some("blend".into()),
         created_at: at(T0),
+        client_key: Some("key-of-the-client".into()),
     }
 }
 
@@ -635,4 +637,32 @@ async fn erasing_a_user_deletes_their_log_and_anonymises_their_exposure(store: &
     let again = store.delete_user("gone").await.unwrap();
     assert!(!again.found);
     assert_eq!(again.anonymous_id, None);
+}
+
+async fn client_keys_are_stored_listed_and_revoked_once(store: &Store) {
+    let key = |id: &str, micros| ClientKeyRow {
+        key_id: id.into(),
+        name: format!("team {id}"),
+        secret_sha256: "ab".repeat(32),
+        requests_per_minute: 600,
+        created_at: at(micros),
+        revoked_at: None,
+    };
+    store.insert_client_key(&key("k2", T0 + 1)).await.unwrap();
+    store.insert_client_key(&key("k1", T0)).await.unwrap();
+    assert_eq!(store.client_key("k1").await.unwrap(), Some(key("k1", T0)));
+    assert_eq!(store.client_key("nope").await.unwrap(), None);
+    let listed: Vec<_> = store.client_keys().await.unwrap();
+    assert_eq!(listed, [key("k1", T0), key("k2", T0 + 1)]);
+
+    let revoked = store.revoke_client_key("k1", at(T0 + 5)).await.unwrap();
+    assert_eq!(revoked.unwrap().revoked_at, Some(at(T0 + 5)));
+    // Revoking again keeps the first revocation time.
+    let again = store.revoke_client_key("k1", at(T0 + 9)).await.unwrap();
+    assert_eq!(again.unwrap().revoked_at, Some(at(T0 + 5)));
+    assert_eq!(store.revoke_client_key("nope", at(T0)).await.unwrap(), None);
+    assert_eq!(
+        store.client_key("k2").await.unwrap().unwrap().revoked_at,
+        None
+    );
 }

@@ -15,6 +15,8 @@ pub enum ChatError {
     ConversationNotFound(String),
     #[error("{0}")]
     ConversationMismatch(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("another turn of this conversation was logged first; resend with the new history")]
     ConcurrentTurn,
     #[error("the server is at capacity; retry shortly")]
@@ -64,6 +66,7 @@ impl From<ChatError> for ApiError {
             ChatError::ConversationMismatch(_) => {
                 ApiError::conflict("conversation_mismatch", message)
             }
+            ChatError::Forbidden(_) => ApiError::forbidden(message),
             ChatError::ConcurrentTurn => ApiError::conflict("concurrent_turn", message),
             ChatError::AtCapacity => {
                 let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "at_capacity", message);

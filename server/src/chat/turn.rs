@@ -9,7 +9,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::{enrolled_arm, ChatError};
 use crate::{
     state::AppState,
-    store::{ConversationRow, ExperimentRow, ExperimentStatus, NewMessage},
+    store::{ConversationRow, ExperimentRow, ExperimentStatus, NewMessage, TurnWrite},
 };
 
 /// What the caller addressed: an experiment (the server picks arm and component) or one model.
@@ -39,6 +39,8 @@ pub struct TurnInput {
     pub top_p: Option<f32>,
     pub stop: Vec<String>,
     pub seed: Option<u32>,
+    /// The client key sending the turn; `None` for the admin token.
+    pub client_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -223,9 +225,16 @@ impl PreparedTurn {
             ChatError::ModelUnavailable(format!("model {:?} is gone", self.model_id))
         })?;
         let started = Instant::now();
+        let in_progress = state.metrics.reply_started(&self.model_id);
         let generation = model
             .reply(&self.history, self.options.clone(), deltas)
             .await?;
+        drop(in_progress);
+        state.metrics.record_tokens(
+            &self.model_id,
+            generation.prompt_tokens,
+            generation.completion_tokens,
+        );
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         span.record("prompt_tokens", generation.prompt_tokens);
         span.record("prefill_tokens", generation.prefill_tokens);
@@ -264,8 +273,13 @@ impl PreparedTurn {
         ];
         // Committed before the caller hears of it: an acknowledged reply is never lost.
         state
-            .store
-            .append_messages(&self.conversation, self.is_new, self.position, &messages)
+            .turns
+            .write(TurnWrite {
+                conversation: self.conversation.clone(),
+                create_conversation: self.is_new,
+                first_position: self.position,
+                messages: messages.into(),
+            })
             .await?;
         self.let_the_blend_catch_up(state, &generation.text);
 
@@ -334,6 +348,12 @@ async fn open_conversation(
     let experiment_key = experiment.map(|(e, _)| e.key().to_string());
     if let Some(id) = &input.conversation_id {
         if let Some(existing) = state.store.conversation(id).await? {
+            // A client key continues only what it started; the admin token continues anything.
+            if input.client_key.is_some() && existing.client_key != input.client_key {
+                return Err(ChatError::Forbidden(format!(
+                    "conversation {id:?} was started with other credentials"
+                )));
+            }
             if existing.user_id != input.user_id {
                 return Err(ChatError::ConversationNotFound(id.clone()));
             }
@@ -357,7 +377,7 @@ async fn open_conversation(
             let first_seen = state.store.touch_user(&input.user_id, now).await?;
             match enrolled_arm(experiment, row, &input.user_id, Some(first_seen)) {
                 Some(arm) => {
-                    state
+                    let exposed = state
                         .store
                         .record_exposure(
                             experiment.key().as_str(),
@@ -366,6 +386,11 @@ async fn open_conversation(
                             now,
                         )
                         .await?;
+                    if exposed {
+                        state
+                            .metrics
+                            .record_exposure(experiment.key().as_str(), arm.name.as_str());
+                    }
                     // The first stored exposure wins, also when a replica got there first.
                     let stored = state
                         .store
@@ -386,6 +411,7 @@ async fn open_conversation(
         experiment: experiment_key,
         arm,
         created_at: now,
+        client_key: input.client_key.clone(),
     };
     Ok((conversation, true))
 }

@@ -83,11 +83,27 @@ pub async fn catch_up(
     Ok(done)
 }
 
+/// The advisory lock that makes one replica, not all, run a day's pass ("blendlab" in ASCII).
+pub const DAILY_JOB_LOCK: i64 = 0x626c_656e_646c_6162;
+
+/// [`catch_up`], run by one replica at a time: `None` when another replica is running it. That
+/// one stores every report, so this one has nothing left to do.
+pub async fn catch_up_once_across_replicas(
+    store: &Store,
+    today: NaiveDate,
+) -> anyhow::Result<Option<Vec<(String, Vec<NaiveDate>)>>> {
+    store
+        .exclusively(DAILY_JOB_LOCK, catch_up(store, today))
+        .await?
+        .transpose()
+}
+
 /// Runs forever: a catch-up now, then one after every UTC midnight.
 pub async fn run(store: Store) {
     loop {
-        match catch_up(&store, Utc::now().date_naive()).await {
-            Ok(done) => {
+        match catch_up_once_across_replicas(&store, Utc::now().date_naive()).await {
+            Ok(None) => tracing::info!("another replica is computing the daily reports"),
+            Ok(Some(done)) => {
                 for (experiment, days) in done.iter().filter(|(_, d)| !d.is_empty()) {
                     tracing::info!(%experiment, days = days.len(), "daily reports stored");
                 }

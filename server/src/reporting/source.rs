@@ -12,7 +12,9 @@ use polars::prelude::*;
 
 use crate::store::{AssignmentColumns, EventColumns, MessageColumns, Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportFormat {
     Json,

@@ -2,6 +2,7 @@
 //! the reply arrives as server-sent events: `turn` (ids, arm, component), `delta` pieces, then
 //! `done` with the same body as the non-streaming response, or `error`.
 
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::ExperimentKey;
 use serde::Deserialize;
@@ -9,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::streaming::{self, frame, TurnEvent};
 use crate::{
-    auth::Admin,
+    auth::Caller,
     chat::{
         prepare_turn, validate_conversation_id, validate_user_id, ChatError, History, Target,
         TurnInput, TurnOutput,
@@ -18,22 +19,28 @@ use crate::{
     state::AppState,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"experiment": "chai-blend", "user_id": "user-42", "message": "Hi!", "max_tokens": 4}))]
 pub struct ChatRequest {
+    #[schema(pattern = "^[a-z0-9-]{1,64}$")]
     experiment: String,
+    #[schema(min_length = 1, max_length = 256)]
     user_id: String,
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,128}$")]
     conversation_id: Option<String>,
+    #[schema(min_length = 1)]
     message: String,
     #[serde(default)]
+    #[schema(minimum = 1)]
     max_tokens: Option<u32>,
     #[serde(default)]
     stream: bool,
 }
 
 impl ChatRequest {
-    fn into_turn(self, state: &AppState) -> Result<TurnInput, ChatError> {
+    fn into_turn(self, state: &AppState, caller: &Caller) -> Result<TurnInput, ChatError> {
         ExperimentKey::parse(&self.experiment).map_err(|e| ChatError::Validation(e.to_string()))?;
         validate_user_id(&self.user_id)?;
         if let Some(id) = &self.conversation_id {
@@ -53,6 +60,7 @@ impl ChatRequest {
             top_p: None,
             stop: Vec::new(),
             seed: None,
+            client_key: caller.client_key().map(str::to_owned),
         })
     }
 }
@@ -79,14 +87,15 @@ pub fn validate_max_tokens(max_tokens: Option<u32>, limit: u32) -> Result<(), Ch
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/chat", tag = "chat", request_body = ChatRequest, responses((status = 200, description = "the reply (or server-sent events with `stream`)"), (status = 400, description = "invalid request", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment or conversation", body = ApiErrorBody), (status = 409, description = "not running, or another turn came first", body = ApiErrorBody), (status = 429, description = "at capacity or rate-limited; see Retry-After", body = ApiErrorBody)))]
 #[tracing::instrument(name = "api.chat", skip_all)]
 pub async fn chat(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<ChatRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let stream = body.stream;
-    let turn = prepare_turn(&state, body.into_inner().into_turn(&state)?).await?;
+    let turn = prepare_turn(&state, body.into_inner().into_turn(&state, &caller)?).await?;
     let mut response = HttpResponse::Ok();
     if let Some(arm) = turn.arm() {
         response.insert_header(("x-blendlab-arm", arm));

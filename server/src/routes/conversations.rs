@@ -1,13 +1,15 @@
 //! `GET /api/v1/conversations/{id}`: a stored conversation with every message.
 
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::{auth::Admin, chat::validate_conversation_id, error::ApiError, state::AppState};
+use crate::{auth::Caller, chat::validate_conversation_id, error::ApiError, state::AppState};
 
+#[utoipa::path(get, path = "/api/v1/conversations/{conversation_id}", tag = "chat", params(("conversation_id" = String, Path, description = "the conversation")), responses((status = 200, description = "the conversation and every message"), (status = 400, description = "invalid id", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such conversation", body = ApiErrorBody), (status = 429, description = "rate-limited", body = ApiErrorBody)))]
 #[tracing::instrument(name = "api.conversation", skip_all, fields(conversation = %path))]
 pub async fn get_conversation(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -18,6 +20,11 @@ pub async fn get_conversation(
             format!("conversation {:?} does not exist", path.as_str()),
         )
     })?;
+    if !caller.owns(conversation.client_key.as_deref()) {
+        return Err(ApiError::forbidden(
+            "this conversation was started with other credentials; a client key reads only its own",
+        ));
+    }
     let messages: Vec<_> = state
         .store
         .messages(&path)

@@ -1,12 +1,13 @@
 //! `POST /api/v1/events`: engagement signals (feedback, retries, app opens), up to 1,000 a batch.
 
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    auth::Admin,
+    auth::Caller,
     chat::{validate_user_id, ChatError},
     error::ApiError,
     state::AppState,
@@ -15,20 +16,26 @@ use crate::{
 
 pub const MAX_EVENTS_PER_BATCH: usize = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"events": [{"user_id": "user-42", "kind": "thumbs_up", "value": 1}]}))]
 pub struct EventBatch {
+    #[schema(min_items = 1, max_items = 1000)]
     events: Vec<EventInput>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventInput {
+    #[schema(min_length = 1, max_length = 256)]
     user_id: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128)]
     conversation_id: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128)]
     message_id: Option<String>,
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,64}$")]
     kind: String,
     #[serde(default)]
     value: Option<f64>,
@@ -76,9 +83,10 @@ impl EventInput {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/events", tag = "chat", request_body = EventBatch, responses((status = 200, description = "stored durably: `{\"accepted\": n}`"), (status = 400, description = "invalid batch, naming the event", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 413, description = "body too large", body = ApiErrorBody), (status = 429, description = "rate-limited", body = ApiErrorBody)))]
 #[tracing::instrument(name = "api.events", skip_all, fields(events = body.events.len()))]
 pub async fn post_events(
-    _: Admin,
+    _: Caller,
     state: web::Data<AppState>,
     body: web::Json<EventBatch>,
 ) -> Result<HttpResponse, ApiError> {

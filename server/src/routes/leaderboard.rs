@@ -1,9 +1,11 @@
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 
 use crate::{auth::Admin, error::ApiError, reporting::leaderboard, state::AppState};
 
 /// `GET /api/v1/leaderboard`: every arm of every experiment against its control.
+#[utoipa::path(get, path = "/api/v1/leaderboard", tag = "reports", responses((status = 200, description = "every non-control arm against its control"), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody)))]
 #[tracing::instrument(name = "leaderboard", skip_all)]
 pub async fn show(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let board = leaderboard::leaderboard(&state.store, Utc::now().date_naive())

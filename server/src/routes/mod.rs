@@ -6,8 +6,10 @@ mod dashboard;
 mod events;
 mod experiments;
 mod health;
+mod keys;
 mod leaderboard;
 mod openai;
+pub mod openapi;
 mod streaming;
 mod users;
 
@@ -17,6 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(dashboard::configure)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(crate::metrics::render))
+        .route("/openapi.json", web::get().to(openapi::document))
         .service(
             web::scope("/api/v1")
                 .configure(experiments::configure)
@@ -27,7 +31,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(conversations::get_conversation),
                 )
                 .route("/events", web::post().to(events::post_events))
-                .route("/users/{user_id}", web::delete().to(users::delete_user)),
+                .route("/users/{user_id}", web::delete().to(users::delete_user))
+                .route("/keys", web::post().to(keys::create))
+                .route("/keys", web::get().to(keys::list))
+                .route("/keys/{key_id}", web::delete().to(keys::revoke)),
         )
         .service(
             web::scope("/v1")

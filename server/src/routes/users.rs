@@ -1,9 +1,11 @@
 //! `DELETE /api/v1/users/{user_id}`: a data-rights erasure (docs/data-rights.md).
 
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 
 use crate::{auth::Admin, chat::validate_user_id, error::ApiError, state::AppState};
 
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}", tag = "admin", params(("user_id" = String, Path, description = "the user to erase")), responses((status = 200, description = "what was erased"), (status = 400, description = "invalid user id", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "nothing stored of this user", body = ApiErrorBody)))]
 #[tracing::instrument(name = "api.delete_user", skip_all)]
 pub async fn delete_user(
     _: Admin,

@@ -66,6 +66,10 @@ pub struct LiveSummary {
     pub latency_ms_p90: Option<f64>,
     pub latency_ms_p99: Option<f64>,
     pub latency_ms_max: Option<f64>,
+    /// How fast refusals (429 and other non-200 answers) came back: an overloaded server must
+    /// say no at once rather than queue.
+    pub refused_latency_ms_p50: Option<f64>,
+    pub refused_latency_ms_p99: Option<f64>,
     pub completion_tokens: u64,
     pub arms: BTreeMap<String, u64>,
     pub models: BTreeMap<String, u64>,
@@ -114,7 +118,12 @@ pub async fn run(
         ms(summary.latency_ms_p99),
         ms(summary.latency_ms_max)
     );
-    println!("statuses {:?}", summary.statuses);
+    println!(
+        "statuses {:?}  refusals p50 {}  p99 {}",
+        summary.statuses,
+        ms(summary.refused_latency_ms_p50),
+        ms(summary.refused_latency_ms_p99)
+    );
     println!("arms {:?}  components {:?}", summary.arms, summary.models);
     Ok(())
 }
@@ -145,6 +154,7 @@ pub async fn drive(
     let started = Instant::now();
     let mut summary = LiveSummary::default();
     let mut latencies = Vec::new();
+    let mut refused = Vec::new();
     while started.elapsed() < duration {
         ticker.tick().await;
         let picked = users
@@ -201,13 +211,13 @@ pub async fn drive(
             outcome
         });
         while let Some(done) = tasks.try_join_next() {
-            record(&mut summary, &mut latencies, done?);
+            record(&mut summary, &mut latencies, &mut refused, done?);
         }
     }
     let window = started.elapsed();
     let drain = tokio::time::timeout(DRAIN, async {
         while let Some(done) = tasks.join_next().await {
-            record(&mut summary, &mut latencies, done?);
+            record(&mut summary, &mut latencies, &mut refused, done?);
         }
         anyhow::Ok(())
     });
@@ -215,15 +225,13 @@ pub async fn drive(
         .await
         .context("in-flight turns did not finish within 300 s")??;
     latencies.sort_by(f64::total_cmp);
-    let quantile = |q: f64| {
-        // Nearest rank: the smallest latency with at least q of the answers at or below it.
-        let rank = ((q * latencies.len() as f64).ceil() as usize).max(1);
-        latencies.get(rank - 1).copied()
-    };
-    summary.latency_ms_p50 = quantile(0.50);
-    summary.latency_ms_p90 = quantile(0.90);
-    summary.latency_ms_p99 = quantile(0.99);
+    refused.sort_by(f64::total_cmp);
+    summary.latency_ms_p50 = quantile(&latencies, 0.50);
+    summary.latency_ms_p90 = quantile(&latencies, 0.90);
+    summary.latency_ms_p99 = quantile(&latencies, 0.99);
     summary.latency_ms_max = latencies.last().copied();
+    summary.refused_latency_ms_p50 = quantile(&refused, 0.50);
+    summary.refused_latency_ms_p99 = quantile(&refused, 0.99);
     summary.seconds = window.as_secs_f64();
     summary.ok_per_second = summary.ok as f64 / summary.seconds.max(1e-9);
     Ok(summary)
@@ -258,12 +266,26 @@ impl Users {
     }
 }
 
-fn record(summary: &mut LiveSummary, latencies: &mut Vec<f64>, outcome: Outcome) {
+/// Nearest rank over sorted values: the smallest with at least `q` of them at or below it.
+fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+fn record(
+    summary: &mut LiveSummary,
+    latencies: &mut Vec<f64>,
+    refused: &mut Vec<f64>,
+    outcome: Outcome,
+) {
     let key = outcome
         .status
         .map_or("transport".to_owned(), |s| s.to_string());
     *summary.statuses.entry(key).or_default() += 1;
     if outcome.status != Some(200) {
+        if outcome.status.is_some() {
+            refused.push(outcome.latency.as_secs_f64() * 1000.0);
+        }
         return;
     }
     summary.ok += 1;

@@ -10,6 +10,8 @@ pub struct ConversationRow {
     pub experiment: Option<String>,
     pub arm: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The client key that started it; `None` when the admin token did.
+    pub client_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +30,16 @@ pub struct MessageRow {
 
 /// A conversation to create together with its first turn.
 pub type NewConversation = ConversationRow;
+
+/// One chat turn to log: its messages from `first_position` on, after creating the conversation
+/// when `create_conversation` is set.
+#[derive(Debug, Clone)]
+pub struct TurnWrite {
+    pub conversation: ConversationRow,
+    pub create_conversation: bool,
+    pub first_position: i64,
+    pub messages: Vec<NewMessage>,
+}
 
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -50,21 +62,29 @@ impl Store {
         &self,
         conversation_id: &str,
     ) -> Result<Option<ConversationRow>, StoreError> {
-        type Row = (String, String, Option<String>, Option<String>, i64);
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<String>,
+        );
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT conversation_id, user_id, experiment, arm, created_at
+            "SELECT conversation_id, user_id, experiment, arm, created_at, client_key
              FROM conversations WHERE conversation_id = $1",
         )
         .bind(conversation_id)
         .fetch_optional(pool)
         .await?);
         Ok(row.map(
-            |(conversation_id, user_id, experiment, arm, created_at)| ConversationRow {
+            |(conversation_id, user_id, experiment, arm, created_at, client_key)| ConversationRow {
                 conversation_id,
                 user_id,
                 experiment,
                 arm,
                 created_at: from_micros(created_at),
+                client_key,
             },
         ))
     }
@@ -97,9 +117,8 @@ impl Store {
     }
 
     /// Appends messages at `first_position` onwards in one transaction, creating the conversation
-    /// first when `new_conversation` is given. When another turn took those positions first, it
+    /// first when `create_conversation` is set. When another turn took those positions first, it
     /// fails with [`StoreError::Conflict`] and writes nothing.
-    #[tracing::instrument(skip_all, fields(conversation = %conversation.conversation_id))]
     pub async fn append_messages(
         &self,
         conversation: &ConversationRow,
@@ -107,46 +126,66 @@ impl Store {
         first_position: i64,
         messages: &[NewMessage],
     ) -> Result<(), StoreError> {
+        let turn = TurnWrite {
+            conversation: conversation.clone(),
+            create_conversation,
+            first_position,
+            messages: messages.to_vec(),
+        };
+        self.append_turns(&[&turn]).await
+    }
+
+    /// Logs several turns in one transaction (group commit): all of them, or none when any fails,
+    /// a [`StoreError::Conflict`] included.
+    #[tracing::instrument(skip_all, fields(turns = turns.len()))]
+    pub async fn append_turns(&self, turns: &[&TurnWrite]) -> Result<(), StoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            if create_conversation {
-                sqlx::query(
-                    "INSERT INTO conversations (conversation_id, user_id, experiment, arm, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&conversation.conversation_id)
-                .bind(&conversation.user_id)
-                .bind(&conversation.experiment)
-                .bind(&conversation.arm)
-                .bind(to_micros(conversation.created_at))
-                .execute(&mut *tx)
-                .await?;
-            }
-            for (offset, message) in messages.iter().enumerate() {
-                sqlx::query(
-                    "INSERT INTO messages (message_id, conversation_id, position, user_id, experiment,
-                        arm, role, content, model, choice_prob, latency_ms, prompt_tokens,
-                        prefill_tokens, completion_tokens, finish_reason, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                )
-                .bind(&message.message_id)
-                .bind(&conversation.conversation_id)
-                .bind(first_position + offset as i64)
-                .bind(&conversation.user_id)
-                .bind(&conversation.experiment)
-                .bind(&conversation.arm)
-                .bind(message.role)
-                .bind(&message.content)
-                .bind(&message.model)
-                .bind(message.choice_prob)
-                .bind(message.latency_ms)
-                .bind(message.prompt_tokens.map(i64::from))
-                .bind(message.prefill_tokens.map(i64::from))
-                .bind(message.completion_tokens.map(i64::from))
-                .bind(message.finish_reason)
-                .bind(to_micros(message.created_at))
-                .execute(&mut *tx)
-                .await?;
+            for turn in turns {
+                let conversation = &turn.conversation;
+                if turn.create_conversation {
+                    sqlx::query(
+                        "INSERT INTO conversations
+                             (conversation_id, user_id, experiment, arm, created_at, client_key)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&conversation.conversation_id)
+                    .bind(&conversation.user_id)
+                    .bind(&conversation.experiment)
+                    .bind(&conversation.arm)
+                    .bind(to_micros(conversation.created_at))
+                    .bind(&conversation.client_key)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (offset, message) in turn.messages.iter().enumerate() {
+                    sqlx::query(
+                        "INSERT INTO messages (message_id, conversation_id, position, user_id,
+                            experiment, arm, role, content, model, choice_prob, latency_ms,
+                            prompt_tokens, prefill_tokens, completion_tokens, finish_reason,
+                            created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                            $15, $16)",
+                    )
+                    .bind(&message.message_id)
+                    .bind(&conversation.conversation_id)
+                    .bind(turn.first_position + offset as i64)
+                    .bind(&conversation.user_id)
+                    .bind(&conversation.experiment)
+                    .bind(&conversation.arm)
+                    .bind(message.role)
+                    .bind(&message.content)
+                    .bind(&message.model)
+                    .bind(message.choice_prob)
+                    .bind(message.latency_ms)
+                    .bind(message.prompt_tokens.map(i64::from))
+                    .bind(message.prefill_tokens.map(i64::from))
+                    .bind(message.completion_tokens.map(i64::from))
+                    .bind(message.finish_reason)
+                    .bind(to_micros(message.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
             tx.commit().await?;
         });

@@ -14,6 +14,7 @@ macro_rules! on_pool {
 }
 
 mod assignments;
+mod client_keys;
 mod conversations;
 mod events;
 mod experiments;
@@ -34,7 +35,8 @@ use sqlx::{
 };
 
 pub use assignments::AssignmentRow;
-pub use conversations::{ConversationRow, MessageRow, NewConversation, NewMessage};
+pub use client_keys::ClientKeyRow;
+pub use conversations::{ConversationRow, MessageRow, NewConversation, NewMessage, TurnWrite};
 pub use events::NewEvent;
 pub use experiments::{ExperimentRow, ExperimentStatus};
 pub use reports::StoredReport;
@@ -67,6 +69,13 @@ pub enum StoreError {
     Unexpected(#[from] anyhow::Error),
 }
 
+static DATABASE_ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Store operations in this process that failed other than by a conflict (for `/metrics`).
+pub fn database_errors() -> u64 {
+    DATABASE_ERRORS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {
@@ -74,6 +83,7 @@ impl From<sqlx::Error> for StoreError {
                 return Self::Conflict(db.message().to_owned());
             }
         }
+        DATABASE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self::Unexpected(anyhow::Error::new(error))
     }
 }
@@ -101,6 +111,34 @@ impl Store {
             Pool::Sqlite(_) => "sqlite",
             Pool::Postgres(_) => "postgres",
         }
+    }
+
+    /// Runs `job` unless another process holds `lock`, and returns `None` if one does. On
+    /// PostgreSQL this is a session advisory lock, released when the job ends or when its
+    /// process dies (the session closes). The embedded SQLite file has one server, so the job
+    /// just runs.
+    pub async fn exclusively<T>(
+        &self,
+        lock: i64,
+        job: impl std::future::Future<Output = T>,
+    ) -> Result<Option<T>, StoreError> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return Ok(Some(job.await));
+        };
+        let mut connection = pool.acquire().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(lock)
+            .fetch_one(&mut *connection)
+            .await?;
+        if !locked {
+            return Ok(None);
+        }
+        let outcome = job.await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(lock)
+            .execute(&mut *connection)
+            .await?;
+        Ok(Some(outcome))
     }
 
     pub async fn ping(&self) -> anyhow::Result<()> {

@@ -1,3 +1,4 @@
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::Experiment;
 use serde_json::json;
@@ -12,6 +13,7 @@ use crate::{
 
 /// `{"arm": str|null, "exposed": bool}`: the user's arm (stored, or what the hash gives) and
 /// whether a first exposure is stored. Reading records nothing.
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/assignment/{user_id}", tag = "experiments", params(("key" = String, Path, description = "the experiment key, [a-z0-9-]{1,64}"), ("user_id" = String, Path, description = "the user")), responses((status = 200, description = "`{\"arm\": str|null}`"), (status = 400, description = "invalid key or user id", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment", body = ApiErrorBody)))]
 #[tracing::instrument(name = "experiments.assignment", skip_all, fields(experiment = %path.0))]
 pub async fn show(
     _: Admin,

@@ -1,3 +1,4 @@
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::ExperimentDefinition;
 use chrono::Utc;
@@ -11,6 +12,7 @@ use crate::{
 };
 
 #[tracing::instrument(name = "experiments.list", skip_all)]
+#[utoipa::path(get, path = "/api/v1/experiments", tag = "experiments", responses((status = 200, description = "every experiment"), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody)))]
 pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let rows = state.store.experiments().await?;
     let views: Vec<ExperimentView> = rows.into_iter().map(Into::into).collect();
@@ -18,6 +20,7 @@ pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, 
 }
 
 #[tracing::instrument(name = "experiments.create", skip_all, fields(experiment = %body.key))]
+#[utoipa::path(post, path = "/api/v1/experiments", tag = "experiments", request_body = ExperimentDefinition, responses((status = 201, description = "created as a draft"), (status = 400, description = "invalid definition, naming every problem", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 409, description = "the key is taken", body = ApiErrorBody)))]
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
@@ -46,6 +49,7 @@ pub async fn create(
 }
 
 #[tracing::instrument(name = "experiments.show", skip_all, fields(experiment = %path))]
+#[utoipa::path(get, path = "/api/v1/experiments/{key}", tag = "experiments", params(("key" = String, Path, description = "the experiment key, [a-z0-9-]{1,64}")), responses((status = 200, description = "the experiment"), (status = 400, description = "invalid key", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment", body = ApiErrorBody)))]
 pub async fn show(
     _: Admin,
     state: web::Data<AppState>,
@@ -58,6 +62,7 @@ pub async fn show(
 /// Replaces a definition. A draft may change freely; once running, only `name` and `window_days`
 /// may, because arms, weights, salt and coverage decide who is in which arm.
 #[tracing::instrument(name = "experiments.replace", skip_all, fields(experiment = %path))]
+#[utoipa::path(put, path = "/api/v1/experiments/{key}", tag = "experiments", request_body = ExperimentDefinition, params(("key" = String, Path, description = "the experiment key, [a-z0-9-]{1,64}")), responses((status = 200, description = "replaced"), (status = 400, description = "invalid key or definition", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment", body = ApiErrorBody), (status = 409, description = "not a draft", body = ApiErrorBody)))]
 pub async fn replace(
     _: Admin,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
@@ -10,6 +11,7 @@ use crate::{auth::Admin, error::ApiError, state::AppState};
 /// `{experiment, users, arms: [name], totals: {arm: n}, days: [{date, exposures: {arm: n}}]}`.
 /// Every arm of the definition is listed, exposed or not, in the definition's order; `days` runs
 /// from the first exposure's day to the last one's without gaps.
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/exposures", tag = "experiments", params(("key" = String, Path, description = "the experiment key, [a-z0-9-]{1,64}")), responses((status = 200, description = "exposures per UTC day and arm"), (status = 400, description = "invalid key", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment", body = ApiErrorBody)))]
 #[tracing::instrument(name = "experiments.exposures", skip_all, fields(experiment = %path))]
 pub async fn show(
     _: Admin,

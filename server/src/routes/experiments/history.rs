@@ -1,3 +1,4 @@
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde_json::json;
@@ -8,6 +9,7 @@ use crate::{auth::Admin, error::ApiError, state::AppState};
 /// The stored daily reports: `{"reports": [{"as_of", "computed_at", "srm", "arms": [{arm, users}]}]}`,
 /// oldest first. The full report of a day is at `.../reports/{as_of}`.
 #[tracing::instrument(name = "experiments.reports", skip_all, fields(experiment = %path))]
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/reports", tag = "reports", params(("key" = String, Path, description = "the experiment key, [a-z0-9-]{1,64}")), responses((status = 200, description = "the stored daily reports, oldest first"), (status = 400, description = "invalid key", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment", body = ApiErrorBody)))]
 pub async fn list(
     _: Admin,
     state: web::Data<AppState>,
@@ -31,6 +33,7 @@ pub async fn list(
 
 /// One stored daily report, as it was computed.
 #[tracing::instrument(name = "experiments.stored_report", skip_all, fields(experiment = %path.0))]
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/reports/{as_of}", tag = "reports", params(("key" = String, Path, description = "the experiment key, [a-z0-9-]{1,64}"), ("as_of" = chrono::NaiveDate, Path, description = "the report's UTC day")), responses((status = 200, description = "one stored daily report"), (status = 400, description = "invalid key or date", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment or report", body = ApiErrorBody)))]
 pub async fn show(
     _: Admin,
     state: web::Data<AppState>,

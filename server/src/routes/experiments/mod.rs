@@ -1,11 +1,11 @@
 //! Admin: define experiments, move them through draft -> running -> stopped, look up assignments.
 
-mod assignment;
-mod define;
-mod exposures;
-mod history;
-mod lifecycle;
-mod report;
+pub(super) mod assignment;
+pub(super) mod define;
+pub(super) mod exposures;
+pub(super) mod history;
+pub(super) mod lifecycle;
+pub(super) mod report;
 
 use actix_web::web;
 use blendlab_experiments::{Experiment, ExperimentDefinition, ExperimentKey};

@@ -3,6 +3,7 @@
 //! `stream: true` answers in OpenAI's chunk format, ending with `data: [DONE]`; with
 //! `stream_options.include_usage` a last chunk carries `usage`.
 
+use crate::routes::openapi::ApiErrorBody;
 use actix_web::{
     web::{self, Bytes},
     HttpResponse,
@@ -11,16 +12,17 @@ use serde_json::{json, Value};
 
 use super::request::CompletionRequest;
 use crate::{
-    auth::Admin,
+    auth::Caller,
     chat::{prepare_turn, ChatError, TurnOutput},
     error::{ApiError, OpenAiError},
     routes::streaming::{self, frame, TurnEvent},
     state::AppState,
 };
 
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest, responses((status = 200, description = "an OpenAI chat.completion, or chunks with `stream`"), (status = 400, description = "invalid request", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such model or experiment", body = ApiErrorBody), (status = 429, description = "at capacity or rate-limited", body = ApiErrorBody)))]
 #[tracing::instrument(name = "openai.chat_completions", skip_all, fields(model = %body.model()))]
 pub async fn chat_completions(
-    _: Admin,
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<CompletionRequest>,
 ) -> Result<HttpResponse, OpenAiError> {
@@ -39,7 +41,7 @@ pub async fn chat_completions(
     let body = body.into_inner();
     let stream = body.streams();
     let include_usage = body.include_usage();
-    let turn = prepare_turn(&state, body.into_turn(&state)?)
+    let turn = prepare_turn(&state, body.into_turn(&state, &caller)?)
         .await
         .map_err(ApiError::from)?;
     let mut response = HttpResponse::Ok();

@@ -1,7 +1,7 @@
 //! OpenAI-compatible endpoints, so existing clients work unchanged.
 
-mod chat_completions;
-mod models;
+pub(super) mod chat_completions;
+pub(super) mod models;
 mod request;
 
 pub use chat_completions::chat_completions;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
+    auth::Caller,
     chat::{validate_conversation_id, validate_user_id, History, Target, TurnInput},
     error::ApiError,
     routes::chat::{validate_max_tokens, validate_message},
@@ -16,7 +17,9 @@ use crate::{
 const MAX_MESSAGES: usize = 512;
 const MAX_STOP_STRINGS: usize = 4;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"model": "chai-blend", "user": "user-42", "max_tokens": 4,
+    "messages": [{"role": "user", "content": "Hi!"}]}))]
 pub struct CompletionRequest {
     model: String,
     messages: Vec<RequestMessage>,
@@ -44,30 +47,31 @@ pub struct CompletionRequest {
     stream_options: Option<StreamOptions>,
     /// Fields OpenAI defines that do not change what this server does (penalties, logprobs, …).
     #[serde(flatten)]
+    #[schema(ignore)]
     _ignored: HashMap<String, Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct StreamOptions {
     #[serde(default)]
     include_usage: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RequestMessage {
     role: String,
     #[serde(default)]
     content: Option<Content>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Content {
     Text(String),
     Parts(Vec<ContentPart>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ContentPart {
     #[serde(rename = "type")]
     kind: String,
@@ -75,7 +79,7 @@ struct ContentPart {
     text: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum StopStrings {
     One(String),
@@ -102,7 +106,7 @@ impl CompletionRequest {
             .is_some_and(|o| o.include_usage)
     }
 
-    pub fn into_turn(self, state: &AppState) -> Result<TurnInput, ApiError> {
+    pub fn into_turn(self, state: &AppState, caller: &Caller) -> Result<TurnInput, ApiError> {
         if self.stream_options.is_some() && self.stream != Some(true) {
             return Err(invalid(
                 "stream_options",
@@ -186,6 +190,7 @@ impl CompletionRequest {
             stop,
             // OpenAI seeds are 64-bit; the sampler takes 32 bits.
             seed: self.seed.map(|s| s as u32),
+            client_key: caller.client_key().map(str::to_owned),
         })
     }
 }
