@@ -26,9 +26,7 @@ if answers "$own"; then
 fi
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "installing Debian package postgresql" >&2
-  $SUDO apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >&2
+  bash "$(dirname "$0")/apt-install.sh" postgresql
 fi
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 dir=/tmp/blendlab-postgres

@@ -8,12 +8,7 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing Debian packages: ${need[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+[ ${#need[@]} -eq 0 ] || bash scripts/apt-install.sh "${need[@]}"
 # npm ci again only when the lock file changed since the last install.
 stamp=dashboards/node_modules/.blendlab-lock.sha256
 want=$(sha256sum dashboards/package-lock.json | cut -d' ' -f1)

@@ -92,7 +92,7 @@ pub fn profile(
     Ok(timings)
 }
 
-fn arm_models_frame(arms: &[crate::report::ArmSpec]) -> PolarsResult<DataFrame> {
+pub(crate) fn arm_models_frame(arms: &[crate::report::ArmSpec]) -> PolarsResult<DataFrame> {
     let pairs: Vec<(&str, &str)> = arms
         .iter()
         .flat_map(|arm| {
@@ -111,7 +111,7 @@ fn arm_models_frame(arms: &[crate::report::ArmSpec]) -> PolarsResult<DataFrame> 
 }
 
 /// Arms with more than one model.
-fn blended(arm_models: &DataFrame) -> PolarsResult<Vec<String>> {
+pub(crate) fn blended(arm_models: &DataFrame) -> PolarsResult<Vec<String>> {
     let arms = arm_models.column(a::ARM)?.str()?;
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
     for i in 0..arms.len() {
@@ -133,13 +133,30 @@ pub fn peak_rss_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Builds every output over the same cohort join and collects them one by one.
+/// The events attribution reads: those keyed by `message_id`, when the log has that column.
+pub(crate) fn event_input(frames: &LogFrames) -> Option<EventInput> {
+    let has = |c: &str| frames.event_extras.iter().any(|x| x == c);
+    let events = frames.events.clone()?;
+    has(crate::schema::events::MESSAGE_ID).then(|| EventInput {
+        frame: events,
+        has_value: has(crate::schema::events::VALUE),
+    })
+}
+
+/// Builds every output over the same cohort join and collects them one by one; with
+/// `BLENDLAB_REPORT_PARTITIONS` above 1, one group of users at a time (`partitioned`).
 pub fn collect(
     frames: &LogFrames,
     experiment: &str,
     horizon: Horizon,
     configured: Option<&[crate::report::ArmSpec]>,
 ) -> Result<Collected, AnalyticsError> {
+    let partitions = crate::partitioned::partitions();
+    if partitions > 1 {
+        return crate::partitioned::collect_in_groups(
+            frames, experiment, horizon, configured, partitions,
+        );
+    }
     let cohorts = pipeline::cohorts(frames.assignments.clone(), experiment, horizon);
     let messages = pipeline::cohort_messages(
         frames.messages.clone(),
@@ -147,22 +164,7 @@ pub fn collect(
         horizon,
         &frames.message_extras,
     );
-    let events = frames
-        .events
-        .clone()
-        .filter(|_| {
-            frames
-                .event_extras
-                .iter()
-                .any(|c| c == crate::schema::events::MESSAGE_ID)
-        })
-        .map(|frame| EventInput {
-            frame,
-            has_value: frames
-                .event_extras
-                .iter()
-                .any(|c| c == crate::schema::events::VALUE),
-        });
+    let events = event_input(frames);
     // The models of each arm: from the definition, or read off the log first.
     let arm_models = match configured {
         Some(arms) => arm_models_frame(arms)?,

@@ -8,6 +8,7 @@ pub mod calibration;
 pub mod error;
 pub mod frames;
 pub mod load;
+mod partitioned;
 pub mod pipeline;
 pub mod render;
 pub mod report;

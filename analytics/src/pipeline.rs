@@ -199,6 +199,35 @@ pub mod guard {
 /// the optional columns that exist, latency percentiles (linear interpolation), total compute
 /// time, tokens and replies that ended in an error.
 pub fn guardrails(cohort_messages: LazyFrame, extras: &[String]) -> LazyFrame {
+    let mut aggregates = guardrail_sums(extras);
+    if extras.iter().any(|x| x == m::LATENCY_MS) {
+        aggregates.extend(latency_quantiles(
+            col(m::LATENCY_MS)
+                .cast(DataType::Float64)
+                .filter(col(out::IS_REPLY)),
+        ));
+    }
+    cohort_messages
+        .group_by([col(a::ARM)])
+        .agg(aggregates)
+        .sort([a::ARM], SortMultipleOptions::default())
+}
+
+/// The latency percentiles of the guardrails (linear interpolation) over `latency`.
+pub fn latency_quantiles(latency: Expr) -> [Expr; 2] {
+    [
+        latency
+            .clone()
+            .quantile(lit(0.5), QuantileMethod::Linear)
+            .alias(guard::LATENCY_P50),
+        latency
+            .quantile(lit(0.95), QuantileMethod::Linear)
+            .alias(guard::LATENCY_P95),
+    ]
+}
+
+/// The guardrails that add up across any split of the users: counts and totals.
+pub fn guardrail_sums(extras: &[String]) -> Vec<Expr> {
     let has = |c: &str| extras.iter().any(|x| x == c);
     let is_reply = col(out::IS_REPLY);
     let mut aggregates = vec![
@@ -210,21 +239,7 @@ pub fn guardrails(cohort_messages: LazyFrame, extras: &[String]) -> LazyFrame {
             .alias(guard::REPLIES),
     ];
     if has(m::LATENCY_MS) {
-        let latency = col(m::LATENCY_MS)
-            .cast(DataType::Float64)
-            .filter(is_reply.clone());
-        aggregates.push(
-            latency
-                .clone()
-                .quantile(lit(0.5), QuantileMethod::Linear)
-                .alias(guard::LATENCY_P50),
-        );
-        aggregates.push(
-            latency
-                .clone()
-                .quantile(lit(0.95), QuantileMethod::Linear)
-                .alias(guard::LATENCY_P95),
-        );
+        let latency = col(m::LATENCY_MS).cast(DataType::Float64).filter(is_reply);
         aggregates.push(latency.sum().alias(guard::LATENCY_TOTAL));
     }
     if has(m::PROMPT_TOKENS) || has(m::COMPLETION_TOKENS) {
@@ -250,10 +265,7 @@ pub fn guardrails(cohort_messages: LazyFrame, extras: &[String]) -> LazyFrame {
                 .alias(guard::ERRORS),
         );
     }
-    cohort_messages
-        .group_by([col(a::ARM)])
-        .agg(aggregates)
-        .sort([a::ARM], SortMultipleOptions::default())
+    aggregates
 }
 
 /// Conversations per arm: `arm, conversations`. A hash group-by on (arm, conversation), which
@@ -311,6 +323,22 @@ pub fn attribution(
     extras: &[String],
     events: Option<EventInput>,
 ) -> LazyFrame {
+    let with_events = events.is_some();
+    attribution_aggregate(
+        attribution_rows(cohort_messages, blended_arms, extras, events),
+        extras,
+        with_events,
+    )
+}
+
+/// The replies of the blended arms, one row each, with what attribution aggregates:
+/// `arm, model, continued` and, as available, `next_chars`, `was_retried`, `feedback`.
+pub fn attribution_rows(
+    cohort_messages: LazyFrame,
+    blended_arms: &[String],
+    extras: &[String],
+    events: Option<EventInput>,
+) -> LazyFrame {
     use attribution_columns as at;
     let in_blended_arm = blended_arms.iter().fold(lit(false), |any, arm| {
         any.or(col(a::ARM).eq(lit(arm.as_str())))
@@ -353,22 +381,9 @@ pub fn attribution(
         );
     }
     replies = replies.filter(col(out::IS_REPLY));
-    let mut aggregates = vec![
-        len().cast(DataType::UInt64).alias(at::REPLIES),
-        col(at::CONTINUED)
-            .sum()
-            .cast(DataType::UInt64)
-            .alias(at::CONTINUED),
-    ];
+    let mut keep = vec![col(a::ARM), col(m::MODEL), col(at::CONTINUED)];
     if has(m::CONTENT_CHARS) {
-        aggregates.push(col("next_chars").mean().alias(at::NEXT_CHARS_MEAN));
-        aggregates.push(col("next_chars").var(1).alias(at::NEXT_CHARS_VAR));
-        aggregates.push(
-            col("next_chars")
-                .count()
-                .cast(DataType::UInt64)
-                .alias(at::NEXT_CHARS_N),
-        );
+        keep.push(col("next_chars"));
     }
     if let (Some(events), true) = (events, has(m::MESSAGE_ID)) {
         let feedback = if events.has_value {
@@ -396,6 +411,37 @@ pub fn attribution(
             [col(e::MESSAGE_ID)],
             JoinArgs::new(JoinType::Left),
         );
+        keep.extend([col("was_retried"), col("feedback")]);
+    }
+    replies.select(keep)
+}
+
+/// Per (arm, model), from [`attribution_rows`]; `with_events` when events were joined on.
+pub fn attribution_aggregate(
+    replies: LazyFrame,
+    extras: &[String],
+    with_events: bool,
+) -> LazyFrame {
+    use attribution_columns as at;
+    let has = |c: &str| extras.iter().any(|x| x == c);
+    let mut aggregates = vec![
+        len().cast(DataType::UInt64).alias(at::REPLIES),
+        col(at::CONTINUED)
+            .sum()
+            .cast(DataType::UInt64)
+            .alias(at::CONTINUED),
+    ];
+    if has(m::CONTENT_CHARS) {
+        aggregates.push(col("next_chars").mean().alias(at::NEXT_CHARS_MEAN));
+        aggregates.push(col("next_chars").var(1).alias(at::NEXT_CHARS_VAR));
+        aggregates.push(
+            col("next_chars")
+                .count()
+                .cast(DataType::UInt64)
+                .alias(at::NEXT_CHARS_N),
+        );
+    }
+    if with_events && has(m::MESSAGE_ID) {
         aggregates.push(
             col("was_retried")
                 .fill_null(lit(false))

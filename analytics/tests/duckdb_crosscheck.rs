@@ -47,11 +47,13 @@ fn every_count_and_mean_matches_duckdb() {
     assert!(written.messages > 50_000, "{written:?}");
     // as_of in the middle of the log: some days are not yet eligible for late cohorts.
     // Both polars engines must agree with DuckDB (the only test in this binary sets the variable).
-    let cases = ["streaming", "in-memory"]
+    // The report in user groups (for logs larger than memory) must agree too.
+    let cases = [("streaming", 1), ("in-memory", 1), ("streaming", 3)]
         .into_iter()
-        .flat_map(|engine| ["2026-10-20", "2026-11-29"].map(|d| (engine, d)));
-    for (engine, as_of) in cases {
+        .flat_map(|case| ["2026-10-20", "2026-11-29"].map(|d| (case, d)));
+    for ((engine, partitions), as_of) in cases {
         std::env::set_var("BLENDLAB_POLARS_ENGINE", engine);
+        std::env::set_var("BLENDLAB_REPORT_PARTITIONS", partitions.to_string());
         let request = ReportRequest {
             experiment: spec.experiment.clone(),
             as_of: as_of.parse().unwrap(),

@@ -29,6 +29,12 @@ async fn send(app: &TestApp, method: Method, path: &str, key: &str, body: Value)
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+async fn revoke(app: &TestApp, path: &str) -> Value {
+    let response = app.admin(Method::DELETE, path).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
 async fn chat_as(app: &TestApp, key: &str, conversation: Option<&str>) -> (u16, Value) {
     let body = json!({ "experiment": "chai-blend", "user_id": "u-keys", "message": "Hello there",
                        "conversation_id": conversation, "max_tokens": 3 });
@@ -74,25 +80,11 @@ async fn keys_are_shown_once_stored_hashed_listed_and_revoked() {
     let (status, _) = send(&app, Method::GET, "/v1/models", plain, json!(null)).await;
     assert_eq!(status, 200);
     let path = format!("/api/v1/keys/{}", key["id"].as_str().unwrap());
-    let first: Value = app
-        .admin(Method::DELETE, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first = revoke(&app, &path).await;
     assert!(first["revoked_at"].is_string(), "{first}");
     let (status, body) = send(&app, Method::GET, "/v1/models", plain, json!(null)).await;
     assert_eq!(status, 401, "{body}");
-    let again: Value = app
-        .admin(Method::DELETE, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = revoke(&app, &path).await;
     assert_eq!(again["revoked_at"], first["revoked_at"]);
     let missing = app
         .admin(Method::DELETE, "/api/v1/keys/nope")

@@ -23,6 +23,26 @@ struct Acknowledged {
     event_batches: Vec<(String, usize)>,
 }
 
+/// The body of a 200 answer; `None` for anything else, a dead server included.
+async fn acknowledged(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &Value,
+) -> Option<Value> {
+    let response = client
+        .post(url)
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    response.json().await.ok()
+}
+
 /// Chats and posts events as fast as the server answers, noting each acknowledgement, until the
 /// server is gone.
 async fn traffic(
@@ -41,19 +61,8 @@ async fn traffic(
         let body = json!({ "experiment": "chai-blend", "user_id": format!("crash-{round}-{worker}"),
                            "conversation_id": conversation, "message": format!("Message {turn}"),
                            "max_tokens": 3 });
-        let Ok(response) = client
-            .post(format!("{base}/api/v1/chat"))
-            .bearer_auth(&key)
-            .json(&body)
-            .send()
-            .await
+        let Some(reply) = acknowledged(&client, &format!("{base}/api/v1/chat"), &key, &body).await
         else {
-            return;
-        };
-        if response.status() != 200 {
-            return;
-        }
-        let Ok(reply) = response.json::<Value>().await else {
             return;
         };
         let id = reply["conversation_id"].as_str().unwrap().to_owned();
@@ -68,16 +77,11 @@ async fn traffic(
         let events: Vec<Value> = (0..20)
             .map(|i| json!({ "user_id": user, "kind": "tick", "value": i }))
             .collect();
-        let Ok(response) = client
-            .post(format!("{base}/api/v1/events"))
-            .bearer_auth(&key)
-            .json(&json!({ "events": events }))
-            .send()
+        let batch = json!({ "events": events });
+        if acknowledged(&client, &format!("{base}/api/v1/events"), &key, &batch)
             .await
-        else {
-            return;
-        };
-        if response.status() != 200 {
+            .is_none()
+        {
             return;
         }
         acked.lock().unwrap().event_batches.push((user, 20));
