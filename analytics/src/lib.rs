@@ -5,6 +5,7 @@
 //! store into the same frames that a Parquet directory gives.
 
 pub mod calibration;
+pub mod compare;
 pub mod error;
 pub mod frames;
 pub mod load;

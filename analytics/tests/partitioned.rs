@@ -2,35 +2,10 @@
 //! larger than memory) is the single pass's report: counts exactly, floats to 1e-9. (The only
 //! test in this binary, since it sets the variable.)
 
+use blendlab_analytics::compare::assert_reports_match;
 use blendlab_analytics::report::ReportRequest;
 use blendlab_analytics::simulation::{write_parquet, Population, RandomAllocation};
 use blendlab_analytics::{compute_report, DataDir};
-use serde_json::Value;
-
-fn assert_same(path: &str, left: &Value, right: &Value) {
-    match (left, right) {
-        (Value::Object(l), Value::Object(r)) => {
-            assert_eq!(l.len(), r.len(), "{path}: keys differ");
-            for (key, value) in l {
-                assert_same(&format!("{path}.{key}"), value, &r[key]);
-            }
-        }
-        (Value::Array(l), Value::Array(r)) => {
-            assert_eq!(l.len(), r.len(), "{path}: lengths differ");
-            for (i, (a, b)) in l.iter().zip(r).enumerate() {
-                assert_same(&format!("{path}[{i}]"), a, b);
-            }
-        }
-        (Value::Number(a), Value::Number(b)) if a.is_f64() || b.is_f64() => {
-            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
-            assert!(
-                (a - b).abs() <= 1e-9 * a.abs().max(1.0),
-                "{path}: {a} vs {b}"
-            );
-        }
-        _ => assert_eq!(left, right, "{path}"),
-    }
-}
 
 #[test]
 fn the_report_in_user_groups_equals_the_single_pass() {
@@ -60,7 +35,7 @@ fn the_report_in_user_groups_equals_the_single_pass() {
     );
     assert!(blend["guardrails"]["latency_p95_ms"].is_number(), "{blend}");
     for partitions in [2, 7] {
-        assert_same("report", &report(partitions), &single);
+        assert_reports_match(&report(partitions), &single);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

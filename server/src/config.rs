@@ -37,6 +37,9 @@ pub struct ServerSettings {
     pub daily_reports: bool,
     /// The rate limit of a client key created without `requests_per_minute`.
     pub client_requests_per_minute: u32,
+    /// How long the leaderboard reuses a report it computed (for experiments with no stored
+    /// daily report yet).
+    pub live_report_ttl_s: u64,
 }
 
 impl Default for ServerSettings {
@@ -50,6 +53,7 @@ impl Default for ServerSettings {
             http_workers: 2,
             daily_reports: true,
             client_requests_per_minute: 600,
+            live_report_ttl_s: 60,
         }
     }
 }

@@ -53,6 +53,9 @@ impl Application {
             turns,
             keys: ClientKeys::new(store.clone()),
             metrics: Default::default(),
+            live_reports: crate::reporting::leaderboard::LiveReports::new(
+                std::time::Duration::from_secs(server_settings.live_report_ttl_s),
+            ),
             store,
             models,
             admin_token,

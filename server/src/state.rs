@@ -22,6 +22,8 @@ pub struct AppState {
     /// Client API keys: verification and per-key rate limits.
     pub keys: ClientKeys,
     pub metrics: crate::metrics::Metrics,
+    /// Today's reports computed for the leaderboard, reused for a while.
+    pub live_reports: crate::reporting::leaderboard::LiveReports,
     pub settings: ServerSettings,
     /// One permit per admitted chat request; none left means 429.
     pub chat_permits: Arc<Semaphore>,

@@ -73,6 +73,7 @@ async fn the_leaderboard_computes_today_before_the_first_daily_report_and_counts
     assert_eq!(arms.len(), 2);
     let users_in_arms: u64 = arms.iter().map(|a| a["users"].as_u64().unwrap()).sum();
     assert_eq!(users_in_arms, users.len() as u64);
+    assert!(running["computed_at"].is_string(), "{running}");
     let blend = arms.iter().find(|a| a["arm"] == "blend").unwrap();
     assert_eq!(blend["is_blend"], true);
     assert_eq!(blend["is_control"], false);
@@ -115,4 +116,39 @@ async fn the_leaderboard_computes_today_before_the_first_daily_report_and_counts
 
     let (status, _) = app.get_json("/api/v1/experiments/absent/exposures").await;
     assert_eq!(status, 404);
+}
+
+/// A report computed for the leaderboard is reused for `live_report_ttl_s`, so page loads do not
+/// each pay for a report over the whole log; once it is that old, the next load computes anew.
+#[tokio::test]
+async fn the_leaderboard_reuses_a_computed_report_until_it_expires() {
+    let users_of = |board: &serde_json::Value| -> u64 {
+        board["experiments"][0]["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["users"].as_u64().unwrap())
+            .sum()
+    };
+    for (ttl_s, reused) in [(600, true), (0, false)] {
+        let mut config = blendlab_server::config::ServerConfig::default();
+        config.server.live_report_ttl_s = ttl_s;
+        let app = blendlab_tests::spawn_app_with(config).await;
+        app.start_experiment(&example_definition()).await;
+        let (status, _) = app.chat("chai-blend", "first", None, "Hi!", 2).await;
+        assert_eq!(status, 200);
+        let (_, before) = app.get_json("/api/v1/leaderboard").await;
+        assert_eq!(users_of(&before), 1, "{before}");
+        let (status, _) = app.chat("chai-blend", "second", None, "Hi!", 2).await;
+        assert_eq!(status, 200);
+        let (_, after) = app.get_json("/api/v1/leaderboard").await;
+        let same_report =
+            after["experiments"][0]["computed_at"] == before["experiments"][0]["computed_at"];
+        assert_eq!(same_report, reused, "ttl {ttl_s} s: {before} then {after}");
+        assert_eq!(
+            users_of(&after),
+            if reused { 1 } else { 2 },
+            "ttl {ttl_s} s"
+        );
+    }
 }

@@ -1,12 +1,20 @@
 //! The leaderboard: every arm of every experiment against its control, from the experiment's
-//! latest stored daily report, or from today's computed now while it has none yet.
+//! latest stored daily report, or from today's computed now while it has none yet. Computed
+//! reports are reused for `server.live_report_ttl_s`: a report over a large log takes seconds,
+//! and the dashboard asks for the leaderboard on every page load.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use blendlab_analytics::{
     report::{ArmReport, RetentionVsControl},
     stats::PowerLawFit,
     AnalyticsError, Report,
 };
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::source::{report_from_store, StoreReportError};
@@ -28,8 +36,10 @@ pub struct ExperimentStanding {
     pub control: String,
     /// The report's day; null while no user has been exposed.
     pub as_of: Option<NaiveDate>,
-    /// `stored` (a daily report) or `live` (computed for this request).
+    /// `stored` (a daily report) or `live` (computed today, reused for a while).
     pub source: Option<&'static str>,
+    /// When the report was computed.
+    pub computed_at: Option<DateTime<Utc>>,
     pub srm: Option<SrmSummary>,
     pub arms: Vec<ArmStanding>,
 }
@@ -70,16 +80,60 @@ pub struct DayStanding {
     pub vs_control: Option<RetentionVsControl>,
 }
 
-pub async fn leaderboard(store: &Store, today: NaiveDate) -> Result<Leaderboard, StoreReportError> {
+/// Today's reports computed for the leaderboard, each reused until it is `ttl` old.
+pub struct LiveReports {
+    ttl: Duration,
+    computed: Mutex<HashMap<(String, NaiveDate), LiveReport>>,
+}
+
+type LiveReport = (Instant, DateTime<Utc>, Arc<Report>);
+
+impl LiveReports {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            computed: Mutex::default(),
+        }
+    }
+
+    async fn get(
+        &self,
+        store: &Store,
+        key: &str,
+        today: NaiveDate,
+    ) -> Result<(DateTime<Utc>, Arc<Report>), StoreReportError> {
+        let slot = (key.to_owned(), today);
+        if let Some((at, computed_at, report)) = self.computed.lock().unwrap().get(&slot) {
+            if at.elapsed() < self.ttl {
+                return Ok((*computed_at, report.clone()));
+            }
+        }
+        // Two requests may both compute; the later one's report is kept. Better than holding
+        // every leaderboard request behind one report.
+        let report = Arc::new(report_from_store(store, key, today).await?);
+        let computed_at = Utc::now();
+        let mut computed = self.computed.lock().unwrap();
+        computed.retain(|(_, day), _| *day == today);
+        computed.insert(slot, (Instant::now(), computed_at, report.clone()));
+        Ok((computed_at, report))
+    }
+}
+
+pub async fn leaderboard(
+    store: &Store,
+    live: &LiveReports,
+    today: NaiveDate,
+) -> Result<Leaderboard, StoreReportError> {
     let mut experiments = Vec::new();
     for row in store.experiments().await? {
-        experiments.push(standing(store, row, today).await?);
+        experiments.push(standing(store, live, row, today).await?);
     }
     Ok(Leaderboard { experiments })
 }
 
 async fn standing(
     store: &Store,
+    live: &LiveReports,
     row: ExperimentRow,
     today: NaiveDate,
 ) -> Result<ExperimentStanding, StoreReportError> {
@@ -88,12 +142,17 @@ async fn standing(
         .latest_report(&key)
         .await?
         // A report stored by an older version that no longer parses is computed afresh.
-        .and_then(|stored| serde_json::from_value::<Report>(stored.report).ok());
-    let (report, source) = match stored {
-        Some(report) => (Some(report), Some("stored")),
-        None => match report_from_store(store, &key, today).await {
-            Ok(report) => (Some(report), Some("live")),
-            Err(StoreReportError::Analytics(AnalyticsError::UnknownExperiment(_))) => (None, None),
+        .and_then(|stored| {
+            let report = serde_json::from_value::<Report>(stored.report).ok()?;
+            Some((stored.computed_at, Arc::new(report)))
+        });
+    let (report, computed_at, source) = match stored {
+        Some((at, report)) => (Some(report), Some(at), Some("stored")),
+        None => match live.get(store, &key, today).await {
+            Ok((at, report)) => (Some(report), Some(at), Some("live")),
+            Err(StoreReportError::Analytics(AnalyticsError::UnknownExperiment(_))) => {
+                (None, None, None)
+            }
             Err(error) => return Err(error),
         },
     };
@@ -104,6 +163,7 @@ async fn standing(
         control: row.definition.control.clone(),
         as_of: report.as_ref().map(|r| r.as_of),
         source,
+        computed_at,
         srm: report.as_ref().map(|r| SrmSummary {
             p_value: r.srm.p_value,
             warning: r.srm.warning,

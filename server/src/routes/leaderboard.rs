@@ -8,8 +8,9 @@ use crate::{auth::Admin, error::ApiError, reporting::leaderboard, state::AppStat
 #[utoipa::path(get, path = "/api/v1/leaderboard", tag = "reports", responses((status = 200, description = "every non-control arm against its control"), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody)))]
 #[tracing::instrument(name = "leaderboard", skip_all)]
 pub async fn show(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let board = leaderboard::leaderboard(&state.store, Utc::now().date_naive())
-        .await
-        .map_err(|e| ApiError::unexpected(anyhow::Error::new(e)))?;
+    let board =
+        leaderboard::leaderboard(&state.store, &state.live_reports, Utc::now().date_naive())
+            .await
+            .map_err(|e| ApiError::unexpected(anyhow::Error::new(e)))?;
     Ok(HttpResponse::Ok().json(board))
 }
