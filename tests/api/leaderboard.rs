@@ -74,6 +74,7 @@ async fn the_leaderboard_computes_today_before_the_first_daily_report_and_counts
     let users_in_arms: u64 = arms.iter().map(|a| a["users"].as_u64().unwrap()).sum();
     assert_eq!(users_in_arms, users.len() as u64);
     assert!(running["computed_at"].is_string(), "{running}");
+    assert_eq!(running["exposed_users"], users.len());
     let blend = arms.iter().find(|a| a["arm"] == "blend").unwrap();
     assert_eq!(blend["is_blend"], true);
     assert_eq!(blend["is_control"], false);

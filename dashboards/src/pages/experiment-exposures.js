@@ -30,6 +30,7 @@ export async function refreshExposures(section, key, stillOpen) {
     return;
   }
   if (!stillOpen()) return;
+  section.users = data.users;
   clear(section.errors);
   const labels = data.days.map((d) => d.date);
   const datasets = data.arms.map((arm, i) => ({

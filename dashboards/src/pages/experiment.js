@@ -139,7 +139,9 @@ export function experimentPage(root, key) {
     select.dispatchEvent(new Event("change"));
   };
 
+  // The exposure poll's last count, once it has one; asked for only before that.
   const exposedUsers = async () => {
+    if (exposures.users !== undefined) return exposures.users;
     try {
       return (await get(`/api/v1/experiments/${key}/exposures`)).users;
     } catch {

@@ -36,16 +36,14 @@ export function experimentsPage(root) {
   load().catch((error) => alive && clear(list, errorBox(error)));
   async function load() {
     const [{ experiments }, board] = await Promise.all([get("/api/v1/experiments"), get("/api/v1/leaderboard")]);
-    const exposures = await Promise.all(
-      experiments.map((e) => get(`/api/v1/experiments/${e.key}/exposures`).catch(() => null)),
-    );
     if (!alive) return;
     if (experiments.length === 0) {
       clear(list, el("p", { class: "muted" }, "No experiments yet. Create one, or seed one with `blendlab simulate --db`."));
       return;
     }
-    const rows = experiments.map((experiment, i) =>
-      experimentRow(experiment, exposures[i], board.experiments.find((b) => b.experiment === experiment.key)),
+    // One request for every experiment's numbers: the leaderboard carries each one's exposed users.
+    const rows = experiments.map((experiment) =>
+      experimentRow(experiment, board.experiments.find((b) => b.experiment === experiment.key)),
     );
     clear(
       list,
@@ -61,7 +59,7 @@ export function experimentsPage(root) {
   };
 }
 
-function experimentRow(experiment, exposures, board) {
+function experimentRow(experiment, board) {
   const running = experiment.started_at ? daysSince(experiment.started_at, experiment.stopped_at) : null;
   return el(
     "tr",
@@ -86,7 +84,7 @@ function experimentRow(experiment, exposures, board) {
         ),
       ),
     ),
-    el("td", { class: "num" }, exposures ? count(exposures.users) : "–"),
+    el("td", { class: "num" }, board ? count(board.exposed_users) : "–"),
     el("td", { class: "num" }, running ?? "–"),
     el("td", {}, srmCell(board)),
     el("td", {}, headline(board)),

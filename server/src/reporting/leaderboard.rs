@@ -34,6 +34,8 @@ pub struct ExperimentStanding {
     pub name: String,
     pub status: ExperimentStatus,
     pub control: String,
+    /// Users exposed so far, counted now (the report's arms count up to its `as_of`).
+    pub exposed_users: i64,
     /// The report's day; null while no user has been exposed.
     pub as_of: Option<NaiveDate>,
     /// `stored` (a daily report) or `live` (computed today, reused for a while).
@@ -156,11 +158,13 @@ async fn standing(
             Err(error) => return Err(error),
         },
     };
+    let exposed_users = store.exposed_users(&key).await?;
     Ok(ExperimentStanding {
         experiment: key,
         name: row.definition.name.clone(),
         status: row.status,
         control: row.definition.control.clone(),
+        exposed_users,
         as_of: report.as_ref().map(|r| r.as_of),
         source,
         computed_at,

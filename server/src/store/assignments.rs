@@ -59,6 +59,16 @@ impl Store {
         .await?))
     }
 
+    /// Users exposed to `experiment` so far (erased users included, under their new ids).
+    pub async fn exposed_users(&self, experiment: &str) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM assignments WHERE experiment = $1",
+        )
+        .bind(experiment)
+        .fetch_one(pool)
+        .await?))
+    }
+
     /// First exposures per UTC day and arm, oldest day first: `(day, arm, users)`.
     #[tracing::instrument(skip(self))]
     pub async fn exposures_per_day(
