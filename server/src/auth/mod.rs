@@ -111,6 +111,21 @@ async fn identify(request: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     Ok(state.keys.verify(token).await?.map(Caller::Client))
 }
 
+/// Runs [`identify`] for an extractor and turns its verdict into the extractor's value or the
+/// route family's error shape. `decide` gets `None` for missing or invalid credentials.
+fn extract_with<T: 'static>(
+    request: &HttpRequest,
+    decide: fn(&HttpRequest, Option<Caller>) -> Result<T, ApiError>,
+) -> LocalBoxFuture<'static, Result<T, actix_web::Error>> {
+    let request = request.clone();
+    Box::pin(async move {
+        identify(&request)
+            .await
+            .and_then(|caller| decide(&request, caller))
+            .map_err(|error| shaped(&request, error))
+    })
+}
+
 /// Extracting `Caller` proves the admin token or a live client key, and takes one request from
 /// the key's rate limit: otherwise 401, or 429 with `Retry-After`.
 impl FromRequest for Caller {
@@ -118,17 +133,13 @@ impl FromRequest for Caller {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        Box::pin(async move {
-            let caller = match identify(&request).await {
-                Ok(Some(caller)) => caller,
-                Ok(None) => return Err(shaped(&request, ApiError::unauthorized())),
-                Err(error) => return Err(shaped(&request, error)),
-            };
+        extract_with(request, |request, caller| {
+            let caller = caller.ok_or_else(ApiError::unauthorized)?;
             if let Caller::Client(key) = &caller {
-                if let Err(wait) = state(&request).keys.admit(key) {
-                    return Err(shaped(&request, ApiError::rate_limited(key, wait)));
-                }
+                state(request)
+                    .keys
+                    .admit(key)
+                    .map_err(|wait| ApiError::rate_limited(key, wait))?;
             }
             Ok(caller)
         })
@@ -144,20 +155,13 @@ impl FromRequest for Admin {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let request = request.clone();
-        Box::pin(async move {
-            match identify(&request).await {
-                Ok(Some(Caller::Admin)) => Ok(Admin),
-                Ok(Some(Caller::Client(_))) => Err(shaped(
-                    &request,
-                    ApiError::forbidden(
-                        "this endpoint needs the admin token; client keys may use chat, \
-                         events and their own conversations",
-                    ),
-                )),
-                Ok(None) => Err(shaped(&request, ApiError::unauthorized())),
-                Err(error) => Err(shaped(&request, error)),
-            }
+        extract_with(request, |_, caller| match caller {
+            Some(Caller::Admin) => Ok(Admin),
+            Some(Caller::Client(_)) => Err(ApiError::forbidden(
+                "this endpoint needs the admin token; client keys may use chat, events and \
+                 their own conversations",
+            )),
+            None => Err(ApiError::unauthorized()),
         })
     }
 }
