@@ -115,7 +115,7 @@ async fn crash_and_recover(database_url: &str, log: &std::path::Path) -> usize {
 
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     // Kill points spread over a turn's life: early in the first turns, mid-stream, later.
-    for (round, kill_after_ms) in [900u64, 2300, 4100].into_iter().enumerate() {
+    for (round, kill_after_ms) in [0u64, 1400, 3200].into_iter().enumerate() {
         let workers: Vec<_> = (0..6)
             .map(|w| {
                 tokio::spawn(traffic(
@@ -127,6 +127,15 @@ async fn crash_and_recover(database_url: &str, log: &std::path::Path) -> usize {
                 ))
             })
             .collect();
+        // Kill points count from the round's first acknowledged reply, not from its start: on a
+        // loaded machine (a cold CI run) the first turns may take longer than the kill delay.
+        let before = acked.lock().unwrap().replies.len();
+        let waiting = std::time::Instant::now();
+        while acked.lock().unwrap().replies.len() == before
+            && waiting.elapsed() < Duration::from_secs(120)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
         server.kill();
         for worker in workers {
