@@ -8,6 +8,7 @@ pub mod calibration;
 pub mod compare;
 pub mod error;
 pub mod frames;
+pub mod incremental;
 pub mod load;
 mod partitioned;
 pub mod pipeline;
@@ -18,5 +19,6 @@ pub mod simulation;
 pub mod stats;
 
 pub use error::AnalyticsError;
+pub use incremental::{compute_report_incremental, IncrementalRun, StateDir};
 pub use load::{DataDir, LogFrames};
 pub use report::{compute_report, Report, ReportRequest};

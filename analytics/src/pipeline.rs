@@ -377,43 +377,65 @@ pub fn attribution_rows(
             when(col(at::CONTINUED))
                 .then(next(m::CONTENT_CHARS))
                 .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias("next_chars"),
+                .alias(NEXT_CHARS),
         );
     }
     replies = replies.filter(col(out::IS_REPLY));
-    let mut keep = vec![col(a::ARM), col(m::MODEL), col(at::CONTINUED)];
+    let mut keep = vec![col(a::ARM), col(m::MODEL), col(out::TS), col(at::CONTINUED)];
     if has(m::CONTENT_CHARS) {
-        keep.push(col("next_chars"));
+        keep.push(col(NEXT_CHARS));
     }
     if let (Some(events), true) = (events, has(m::MESSAGE_ID)) {
-        let feedback = if events.has_value {
-            col(e::VALUE)
-                .cast(DataType::Float64)
-                .filter(col(e::KIND).eq(lit(e::KIND_FEEDBACK)))
-                .mean()
-        } else {
-            lit(NULL).cast(DataType::Float64)
-        };
-        let per_message = events
-            .frame
-            .filter(col(e::MESSAGE_ID).is_not_null())
-            .group_by([col(e::MESSAGE_ID)])
-            .agg([
-                col(e::KIND)
-                    .eq(lit(e::KIND_RETRY))
-                    .any(true)
-                    .alias("was_retried"),
-                feedback.alias("feedback"),
-            ]);
         replies = replies.join(
-            per_message,
+            event_outcomes(events),
             [col(m::MESSAGE_ID)],
             [col(e::MESSAGE_ID)],
             JoinArgs::new(JoinType::Left),
         );
-        keep.extend([col("was_retried"), col("feedback")]);
+        keep.extend([col(WAS_RETRIED), col(FEEDBACK)]);
     }
     replies.select(keep)
+}
+
+/// Per message that events refer to: `message_id, was_retried` (any retry event) and `feedback`
+/// (the mean value of its feedback events, null without any).
+pub fn event_outcomes(events: EventInput) -> LazyFrame {
+    let feedback = if events.has_value {
+        col(e::VALUE)
+            .cast(DataType::Float64)
+            .filter(col(e::KIND).eq(lit(e::KIND_FEEDBACK)))
+            .mean()
+    } else {
+        lit(NULL).cast(DataType::Float64)
+    };
+    events
+        .frame
+        .filter(col(e::MESSAGE_ID).is_not_null())
+        .group_by([col(e::MESSAGE_ID)])
+        .agg([
+            col(e::KIND)
+                .eq(lit(e::KIND_RETRY))
+                .any(true)
+                .alias(WAS_RETRIED),
+            feedback.alias(FEEDBACK),
+        ])
+}
+
+/// Columns of [`event_outcomes`] and [`attribution_rows`].
+pub const WAS_RETRIED: &str = "was_retried";
+pub const FEEDBACK: &str = "feedback";
+pub const NEXT_CHARS: &str = "next_chars";
+
+/// Replies and continued replies among [`attribution_rows`]' rows.
+pub fn reply_counts() -> [Expr; 2] {
+    use attribution_columns as at;
+    [
+        len().cast(DataType::UInt64).alias(at::REPLIES),
+        col(at::CONTINUED)
+            .sum()
+            .cast(DataType::UInt64)
+            .alias(at::CONTINUED),
+    ]
 }
 
 /// Per (arm, model), from [`attribution_rows`]; `with_events` when events were joined on.
@@ -424,18 +446,12 @@ pub fn attribution_aggregate(
 ) -> LazyFrame {
     use attribution_columns as at;
     let has = |c: &str| extras.iter().any(|x| x == c);
-    let mut aggregates = vec![
-        len().cast(DataType::UInt64).alias(at::REPLIES),
-        col(at::CONTINUED)
-            .sum()
-            .cast(DataType::UInt64)
-            .alias(at::CONTINUED),
-    ];
+    let mut aggregates = reply_counts().to_vec();
     if has(m::CONTENT_CHARS) {
-        aggregates.push(col("next_chars").mean().alias(at::NEXT_CHARS_MEAN));
-        aggregates.push(col("next_chars").var(1).alias(at::NEXT_CHARS_VAR));
+        aggregates.push(col(NEXT_CHARS).mean().alias(at::NEXT_CHARS_MEAN));
+        aggregates.push(col(NEXT_CHARS).var(1).alias(at::NEXT_CHARS_VAR));
         aggregates.push(
-            col("next_chars")
+            col(NEXT_CHARS)
                 .count()
                 .cast(DataType::UInt64)
                 .alias(at::NEXT_CHARS_N),
@@ -443,20 +459,20 @@ pub fn attribution_aggregate(
     }
     if with_events && has(m::MESSAGE_ID) {
         aggregates.push(
-            col("was_retried")
+            col(WAS_RETRIED)
                 .fill_null(lit(false))
                 .sum()
                 .cast(DataType::UInt64)
                 .alias(at::RETRIED),
         );
         aggregates.push(
-            col("feedback")
+            col(FEEDBACK)
                 .count()
                 .cast(DataType::UInt64)
                 .alias(at::FEEDBACK_N),
         );
-        aggregates.push(col("feedback").mean().alias(at::FEEDBACK_MEAN));
-        aggregates.push(col("feedback").var(1).alias(at::FEEDBACK_VAR));
+        aggregates.push(col(FEEDBACK).mean().alias(at::FEEDBACK_MEAN));
+        aggregates.push(col(FEEDBACK).var(1).alias(at::FEEDBACK_VAR));
     }
     replies
         .group_by([col(a::ARM), col(m::MODEL)])

@@ -10,7 +10,7 @@ use crate::stats::{self, fit_power_law, PowerLawFit};
 use crate::{AnalyticsError, LogFrames};
 
 mod attribution;
-mod build;
+pub(crate) mod build;
 mod columns;
 mod guardrails;
 
@@ -156,6 +156,22 @@ pub fn compute_report(
     frames: &LogFrames,
     request: &ReportRequest,
 ) -> Result<Report, AnalyticsError> {
+    let (start_date, horizon) = prepare(frames, request)?;
+    let collected: Collected = frames::collect(
+        frames,
+        &request.experiment,
+        horizon,
+        request.arms.as_deref(),
+    )?;
+    build::assemble(request, start_date, horizon, collected)
+}
+
+/// Checks the request against the log: the experiment's first exposure (UTC date) and the
+/// report's horizon.
+pub(crate) fn prepare(
+    frames: &LogFrames,
+    request: &ReportRequest,
+) -> Result<(NaiveDate, Horizon), AnalyticsError> {
     if request.window_days == 0 || request.window_days > 365 {
         return Err(AnalyticsError::InvalidArgument(format!(
             "window_days must be between 1 and 365, got {}",
@@ -175,13 +191,7 @@ pub fn compute_report(
         as_of_day: day_number(request.as_of),
         window_days: request.window_days,
     };
-    let collected: Collected = frames::collect(
-        frames,
-        &request.experiment,
-        horizon,
-        request.arms.as_deref(),
-    )?;
-    build::assemble(request, start_date, horizon, collected)
+    Ok((start_date, horizon))
 }
 
 pub fn day_number(date: NaiveDate) -> i64 {

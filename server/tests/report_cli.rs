@@ -179,3 +179,54 @@ fn plan_gives_users_per_arm_and_days() {
     let bad = blendlab(&["plan", "--baseline", "1.5", "--lift", "0.1"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn report_with_a_state_directory_keeps_finished_days_and_reports_the_same() {
+    let dir = generated_log("state");
+    let state = dir.with_extension("state");
+    let _ = std::fs::remove_dir_all(&state);
+    let before = snapshot(&dir);
+    // The generated log runs from 2026-10-01: every day before 2026-10-20 is long over.
+    let report = |extra: &[&str]| {
+        let output = blendlab(
+            &[
+                &[
+                    "report",
+                    "--experiment",
+                    "chai-blend",
+                    "--as-of",
+                    "2026-10-20",
+                    "--data",
+                    dir.to_str().unwrap(),
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (json, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (one_pass, _) = report(&[]);
+    let with_state = ["--state", state.to_str().unwrap()];
+    let (first, first_log) = report(&with_state);
+    assert!(
+        first_log.contains("0 read from the state directory, 19 computed and kept"),
+        "{first_log}"
+    );
+    let (second, second_log) = report(&with_state);
+    assert!(
+        second_log.contains("19 read from the state directory, 0 computed and kept"),
+        "{second_log}"
+    );
+    blendlab_analytics::compare::assert_reports_match(&first, &one_pass);
+    blendlab_analytics::compare::assert_reports_match(&second, &one_pass);
+    assert_eq!(snapshot(&dir), before, "the data directory is only read");
+    assert!(state.join("v1").join("chai-blend").is_dir());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -524,10 +524,14 @@ async fn simulated_history_is_written_in_bulk_and_recognised(store: &Store) {
 /// every mean and statistic to 1e-9), and so does the Parquet export of the PostgreSQL store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_over_postgres_equals_the_report_over_sqlite() {
+    use blendlab_analytics::report::day_number;
     use blendlab_analytics::{compute_report, DataDir};
     use blendlab_experiments::Experiment;
     use blendlab_server::{
-        reporting::{export, report_from_store, source::request_for},
+        reporting::{
+            export, report_from_store,
+            source::{part_series, request_for},
+        },
         simulate,
     };
 
@@ -552,6 +556,24 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
         600
     );
     assert_reports_match(&reports[0], &reports[1]);
+
+    // Each report kept the parts of the finished days (all but yesterday and today), and the
+    // next report reads them back instead of the log.
+    let series = part_series(&request_for(&definition(), today)).unwrap();
+    for (fresh, first) in [&sqlite, &postgres].into_iter().zip(&reports) {
+        let kept = fresh
+            .store
+            .report_parts("chai-blend", &series)
+            .await
+            .unwrap();
+        assert!(kept.len() > 30, "{} days kept", kept.len());
+        let last_kept = *kept.keys().last().unwrap();
+        assert_eq!(last_kept, day_number(today) - 2);
+        let again = report_from_store(&fresh.store, "chai-blend", today)
+            .await
+            .unwrap();
+        assert_reports_match(&serde_json::to_value(again).unwrap(), first);
+    }
 
     // The warehouse export of the PostgreSQL store reports the same again.
     let out = TempDir::new("postgres-export");
@@ -596,6 +618,11 @@ async fn erasing_a_user_deletes_their_log_and_anonymises_their_exposure(store: &
         created_at: at(T0 + 3),
     };
     store.insert_events(&[&event]).await.unwrap();
+    // A kept day part of the incremental report counted the user's messages.
+    store
+        .keep_report_parts("chai-blend", "series", vec![(20_000, vec![1, 2, 3])])
+        .await
+        .unwrap();
 
     let erased = store.delete_user("gone").await.unwrap();
     assert!(erased.found);
@@ -609,6 +636,11 @@ async fn erasing_a_user_deletes_their_log_and_anonymises_their_exposure(store: &
         (2, 1, 1, 1)
     );
     let anonymous_id = erased.anonymous_id.unwrap();
+    assert!(store
+        .report_parts("chai-blend", "series")
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store.conversation("gone-c").await.unwrap().is_none());
     assert_eq!(store.user_first_seen("gone").await.unwrap(), None);
     assert!(store

@@ -1,11 +1,11 @@
 //! `blendlab report` and `blendlab plan`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use blendlab_analytics::report::{ReportRequest, DEFAULT_WINDOW_DAYS};
 use blendlab_analytics::stats::{sample_size_per_arm, PlanInput};
-use blendlab_analytics::{compute_report, DataDir};
+use blendlab_analytics::{compute_report, compute_report_incremental, DataDir, Report, StateDir};
 use chrono::{NaiveDate, Utc};
 use clap::Args;
 
@@ -46,6 +46,11 @@ pub struct ReportArgs {
     /// Write here instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// With `--data`: keep each finished day's part of the report here and read it back next
+    /// time, so that a daily run reads about three days of messages, not the whole window
+    /// (`--db` keeps its parts in the store). The data directory is still only read.
+    #[arg(long, requires = "data")]
+    state: Option<PathBuf>,
 }
 
 pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
@@ -69,8 +74,8 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
                     ..request_for(&definition, as_of)
                 };
             }
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || compute_report(&DataDir::scan(&dir)?, &request))
+            let (dir, state) = (dir.clone(), args.state.clone());
+            tokio::task::spawn_blocking(move || report_from_data(&dir, &request, state))
                 .await
                 .context("the report task panicked")??
         }
@@ -88,6 +93,30 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
         None => println!("{text}"),
     }
     Ok(())
+}
+
+/// The report over a data directory, in one pass or, with a state directory, incrementally.
+fn report_from_data(
+    dir: &Path,
+    request: &ReportRequest,
+    state: Option<PathBuf>,
+) -> anyhow::Result<Report> {
+    let frames = DataDir::scan(dir)?;
+    let Some(state) = state else {
+        return Ok(compute_report(&frames, request)?);
+    };
+    // The data directory's days before yesterday are final (the export's rule).
+    let final_through = Utc::now()
+        .date_naive()
+        .pred_opt()
+        .context("yesterday exists")?;
+    let (report, run) =
+        compute_report_incremental(&frames, request, &StateDir::new(state), final_through)?;
+    eprintln!(
+        "day parts: {} read from the state directory, {} computed and kept, {} computed (not final)",
+        run.days_reused, run.days_kept, run.days_provisional
+    );
+    Ok(report)
 }
 
 async fn backfill(args: &ReportArgs) -> anyhow::Result<()> {

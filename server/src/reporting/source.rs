@@ -1,13 +1,14 @@
 //! From the store to the analytics input: the same frames a Parquet directory gives.
 
 use anyhow::Context as _;
+use blendlab_analytics::incremental::{first_day_to_read, PartKey, PartsInMemory};
 use blendlab_analytics::load::SourceNames;
 use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{day_number, ArmSpec, ReportRequest};
 use blendlab_analytics::schema::datetime_column;
-use blendlab_analytics::{compute_report, render, AnalyticsError, LogFrames, Report};
+use blendlab_analytics::{compute_report_incremental, render, AnalyticsError, LogFrames, Report};
 use blendlab_experiments::ExperimentDefinition;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use polars::prelude::*;
 
 use crate::store::{AssignmentColumns, EventColumns, MessageColumns, Store, StoreError};
@@ -66,8 +67,10 @@ pub fn request_for(definition: &ExperimentDefinition, as_of: NaiveDate) -> Repor
     }
 }
 
-/// Reads the experiment's log up to the end of `as_of` and computes the report (the CPU part on
-/// a blocking thread).
+/// The experiment's report as of `as_of`, incrementally: the day parts kept in the store are
+/// read back, the log is read from the first day without one, and the parts of finished days
+/// computed on the way are kept (the CPU part on a blocking thread).
+#[tracing::instrument(skip(store))]
 pub async fn report_from_store(
     store: &Store,
     key: &str,
@@ -77,21 +80,56 @@ pub async fn report_from_store(
         .experiment(key)
         .await?
         .ok_or_else(|| StoreReportError::UnknownExperiment(key.to_owned()))?;
-    let until = (day_number(as_of) + 1) * DAY_MICROS;
-    let assignments = store.assignment_columns(key).await?;
-    let messages = store.message_columns(key, until).await?;
-    let events = store.event_columns(key, until).await?;
     let request = request_for(&row.definition, as_of);
-    tokio::task::spawn_blocking(move || {
+    let series = {
+        let request = request.clone();
+        // polars plans on a blocking thread only, even to read a schema.
+        tokio::task::spawn_blocking(move || part_series(&request))
+            .await
+            .context("the report task panicked")??
+    };
+    let kept = store.report_parts(key, &series).await?;
+    let first_day = store
+        .first_exposure_micros(key)
+        .await?
+        .map_or(0, |t| t.div_euclid(DAY_MICROS));
+    let as_of_day = day_number(as_of);
+    let since = first_day_to_read(&kept, first_day).min(as_of_day) * DAY_MICROS;
+    let until = (as_of_day + 1) * DAY_MICROS;
+    let assignments = store.assignment_columns(key).await?;
+    let messages = store.message_columns_since(key, since, until).await?;
+    let events = store.event_columns(key, until).await?;
+    // Yesterday's messages are all in: a day is kept once the day after it is over.
+    let final_through = Utc::now()
+        .date_naive()
+        .pred_opt()
+        .context("yesterday exists")?;
+    let (report, run, added) = tokio::task::spawn_blocking(move || {
         let assignments =
             key_frames(&request.experiment, assignments).map_err(AnalyticsError::from)?;
         let messages = message_frame(messages).map_err(AnalyticsError::from)?;
         let events = event_frame(events).map_err(AnalyticsError::from)?;
         let frames = frames(assignments, messages, events)?;
-        compute_report(&frames, &request).map_err(StoreReportError::from)
+        let parts = PartsInMemory::new(kept);
+        let (report, run) = compute_report_incremental(&frames, &request, &parts, final_through)?;
+        Ok::<_, StoreReportError>((report, run, parts.added()))
     })
     .await
-    .context("the report task panicked")?
+    .context("the report task panicked")??;
+    tracing::debug!(?run, since, "incremental report");
+    store.keep_report_parts(key, &series, added).await?;
+    Ok(report)
+}
+
+/// The series of a store's kept parts: the store's log always has the same columns. Plans
+/// with polars: call it on a blocking thread.
+pub fn part_series(request: &ReportRequest) -> Result<String, AnalyticsError> {
+    let empty = frames(
+        key_frames(&request.experiment, AssignmentColumns::default())?,
+        message_frame(MessageColumns::default())?,
+        event_frame(EventColumns::default())?,
+    )?;
+    Ok(PartKey::of(&empty, request).series())
 }
 
 fn frames(

@@ -18,6 +18,7 @@ mod client_keys;
 mod conversations;
 mod events;
 mod experiments;
+mod report_parts;
 mod reports;
 mod simulated;
 mod users;

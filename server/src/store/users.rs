@@ -53,7 +53,8 @@ impl Store {
     /// Erases a user, in one transaction: their messages, conversations and events are deleted,
     /// and so is their first-seen record. Each exposure is kept, re-keyed to one new random id
     /// that nothing links back to the person, so arm sizes, the SRM check and the denominators
-    /// of every day's retention stay as they were; the user simply shows no activity.
+    /// of every day's retention stay as they were; the user simply shows no activity. The
+    /// incremental report's kept day parts are forgotten, since they counted the user's messages.
     #[tracing::instrument(skip_all)]
     pub async fn delete_user(&self, user_id: &str) -> Result<DeletedUser, StoreError> {
         let anonymous_id = format!("deleted-{}", uuid::Uuid::new_v4().simple());
@@ -72,6 +73,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            // The incremental report's kept parts summarise the erased messages too.
+            sqlx::query("DELETE FROM report_parts")
+                .execute(&mut *tx)
+                .await?;
             let seen = run("DELETE FROM users WHERE user_id = $1")
                 .execute(&mut *tx)
                 .await?

@@ -119,13 +119,26 @@ impl Store {
         experiment: &str,
         until_micros: i64,
     ) -> Result<MessageColumns, StoreError> {
+        self.message_columns_since(experiment, i64::MIN, until_micros)
+            .await
+    }
+
+    /// [`Self::message_columns`] from `since_micros` (inclusive) on: the days an incremental
+    /// report has not kept yet.
+    #[tracing::instrument(skip(self))]
+    pub async fn message_columns_since(
+        &self,
+        experiment: &str,
+        since_micros: i64,
+        until_micros: i64,
+    ) -> Result<MessageColumns, StoreError> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS}
              FROM messages m JOIN assignments a ON a.user_id = m.user_id AND a.experiment = $1
-             WHERE m.created_at < $2"
+             WHERE m.created_at >= $2 AND m.created_at < $3"
         );
         Ok(on_pool!(self, pool => collect_messages!(
-            sqlx::query(&sql).bind(experiment).bind(until_micros).fetch(pool)
+            sqlx::query(&sql).bind(experiment).bind(since_micros).bind(until_micros).fetch(pool)
         )))
     }
 
