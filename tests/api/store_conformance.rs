@@ -490,7 +490,7 @@ async fn simulated_history_is_written_in_bulk_and_recognised(store: &Store) {
     store.touch_user("sim7-0", at(T0)).await.unwrap();
     let mut writer = store.simulated_writer("chai-blend").await.unwrap();
     writer.insert(&batch).await.unwrap();
-    drop(writer);
+    writer.finish().await.unwrap();
 
     assert!(store
         .has_users_with_prefix("chai-blend", "sim7-")
@@ -697,4 +697,32 @@ async fn client_keys_are_stored_listed_and_revoked_once(store: &Store) {
         store.client_key("k2").await.unwrap().unwrap().revoked_at,
         None
     );
+}
+
+/// A bulk load into an empty SQLite log builds the time and user indexes once, at the end; a
+/// load that never finishes (a crash) gets them back at the next start.
+#[tokio::test]
+async fn a_bulk_load_into_an_empty_sqlite_log_indexes_at_the_end() {
+    let fresh = Fresh::sqlite().await;
+    let deferred = "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+                    AND name IN ('messages_by_time', 'messages_by_user', 'events_by_time')";
+    let indexes = || async {
+        let pool = sqlx::SqlitePool::connect(&fresh.url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(deferred).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    };
+    assert_eq!(indexes().await, 3);
+
+    let writer = fresh.store.simulated_writer("chai-blend").await.unwrap();
+    assert_eq!(indexes().await, 0, "deferred while the log is empty");
+    writer.finish().await.unwrap();
+    assert_eq!(indexes().await, 3);
+
+    let interrupted = fresh.store.simulated_writer("chai-blend").await.unwrap();
+    drop(interrupted);
+    assert_eq!(indexes().await, 0);
+    let restarted = Store::connect(&fresh.url).await.unwrap();
+    assert_eq!(indexes().await, 3, "restored at start");
+    drop(restarted);
 }

@@ -117,6 +117,10 @@ async fn write(
     drop(receiver);
     let generated = generator.await?;
     written?;
+    writer
+        .finish()
+        .await
+        .context("indexing the simulated rows")?;
     // Simulated history lands in days the incremental report may have kept already.
     store.forget_report_parts(Some(&key)).await?;
     generated

@@ -166,6 +166,9 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<SqlitePool> {
         .run(&pool)
         .await
         .context("running the SQLite migrations")?;
+    simulated::restore_deferred_indexes(&pool)
+        .await
+        .context("restoring the indexes of an interrupted bulk load")?;
     Ok(pool)
 }
 

@@ -13,6 +13,24 @@ const MAX_PARAMETERS: usize = 32_000;
 /// those fall to disk reads as the file grows (measured: 2 GiB gains nothing over 512 MiB).
 const BULK_CACHE_KIB: i64 = 512 * 1024;
 
+/// SQLite indexes that a bulk load into an empty log builds once at the end instead of row by
+/// row: simulated rows arrive user by user, so every message lands at a random place in the time
+/// index. The definitions are the migrations' own (`0001`, `0002`); [`restore_deferred_indexes`]
+/// puts back any that a load interrupted by a crash left out.
+const DEFERRED_SQLITE_INDEXES: [&str; 3] = [
+    "CREATE INDEX IF NOT EXISTS messages_by_time ON messages (created_at)",
+    "CREATE INDEX IF NOT EXISTS messages_by_user ON messages (user_id)",
+    "CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at)",
+];
+
+/// Creates the indexes a bulk load deferred, if any is missing (at every SQLite start).
+pub(super) async fn restore_deferred_indexes(pool: &sqlx::SqlitePool) -> Result<(), StoreError> {
+    for index in DEFERRED_SQLITE_INDEXES {
+        sqlx::query(index).execute(pool).await?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct SimulatedAssignment {
     pub user_id: String,
@@ -215,7 +233,21 @@ impl Store {
                 sqlx::query("PRAGMA wal_autocheckpoint = 65536")
                     .execute(&mut *connection)
                     .await?;
-                WriterConnection::Sqlite(connection)
+                let log_is_empty: bool =
+                    sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM messages)")
+                        .fetch_one(&mut *connection)
+                        .await?;
+                if log_is_empty {
+                    for index in ["messages_by_time", "messages_by_user", "events_by_time"] {
+                        sqlx::query(&format!("DROP INDEX IF EXISTS {index}"))
+                            .execute(&mut *connection)
+                            .await?;
+                    }
+                }
+                WriterConnection::Sqlite {
+                    connection,
+                    indexes_deferred: log_is_empty,
+                }
             }
             Pool::Postgres(pool) => WriterConnection::Postgres(pool.acquire().await?),
         };
@@ -227,7 +259,11 @@ impl Store {
 }
 
 enum WriterConnection {
-    Sqlite(PoolConnection<Sqlite>),
+    Sqlite {
+        connection: PoolConnection<Sqlite>,
+        /// The log was empty, so its time and user indexes are built by `finish`.
+        indexes_deferred: bool,
+    },
     Postgres(PoolConnection<Postgres>),
 }
 
@@ -242,9 +278,26 @@ impl SimulatedWriter {
     pub async fn insert(&mut self, batch: &SimulatedBatch) -> Result<(), StoreError> {
         let key = self.experiment.as_str();
         match &mut self.connection {
-            WriterConnection::Sqlite(connection) => insert_batch!(connection, Sqlite, key, batch),
+            WriterConnection::Sqlite { connection, .. } => {
+                insert_batch!(connection, Sqlite, key, batch)
+            }
             WriterConnection::Postgres(connection) => {
                 insert_batch!(connection, Postgres, key, batch)
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the indexes the load deferred. Until then, queries by time or user scan the table.
+    #[tracing::instrument(skip_all, fields(experiment = %self.experiment))]
+    pub async fn finish(self) -> Result<(), StoreError> {
+        if let WriterConnection::Sqlite {
+            mut connection,
+            indexes_deferred: true,
+        } = self.connection
+        {
+            for index in DEFERRED_SQLITE_INDEXES {
+                sqlx::query(index).execute(&mut *connection).await?;
             }
         }
         Ok(())
