@@ -24,11 +24,11 @@ pub fn partitions() -> u32 {
         .unwrap_or(1)
 }
 
-fn collect(plan: LazyFrame) -> PolarsResult<DataFrame> {
+pub(crate) fn collect(plan: LazyFrame) -> PolarsResult<DataFrame> {
     Ok(plan.collect_with_engine(engine())?.unwrap_single())
 }
 
-fn concat_all(frames: Vec<DataFrame>) -> PolarsResult<LazyFrame> {
+pub(crate) fn concat_all(frames: Vec<DataFrame>) -> PolarsResult<LazyFrame> {
     concat(
         frames.into_iter().map(IntoLazy::lazy).collect::<Vec<_>>(),
         UnionArgs::default(),
@@ -119,7 +119,7 @@ pub fn collect_in_groups(
 }
 
 /// Per-arm rows of several groups added up, column by column.
-fn summed_by_arm(parts: Vec<DataFrame>) -> PolarsResult<LazyFrame> {
+pub(crate) fn summed_by_arm(parts: Vec<DataFrame>) -> PolarsResult<LazyFrame> {
     let columns: Vec<Expr> = parts
         .first()
         .map(|df| {

@@ -3,19 +3,16 @@
 use polars::prelude::*;
 
 use super::part::{cols, DayPart};
-use crate::frames::{arm_models_frame, blended, engine, event_input, Collected};
+use crate::frames::{arm_models_frame, blended, event_input, Collected};
 use crate::load::LogFrames;
+use crate::partitioned::{collect, concat_all, summed_by_arm};
 use crate::pipeline::{self, attribution_columns as at, guard, out};
 use crate::report::ArmSpec;
 use crate::schema::{assignments as a, messages as m};
 
-fn collect(plan: LazyFrame) -> PolarsResult<DataFrame> {
-    Ok(plan.collect_with_engine(engine())?.unwrap_single())
-}
-
+/// One frame of every day part, stacked.
 fn stacked(parts: &[DayPart], frame: impl Fn(&DayPart) -> &DataFrame) -> PolarsResult<LazyFrame> {
-    let frames: Vec<LazyFrame> = parts.iter().map(|p| frame(p).clone().lazy()).collect();
-    concat(frames, UnionArgs::default())
+    concat_all(parts.iter().map(|p| frame(p).clone()).collect())
 }
 
 /// The collected outputs of the window from its day parts (oldest first) and the cohorts.
@@ -63,19 +60,7 @@ pub fn collected(
 }
 
 fn guardrails(frames: &LogFrames, parts: &[DayPart]) -> PolarsResult<DataFrame> {
-    let sums = stacked(parts, |p| &p.sums)?;
-    let summed: Vec<Expr> = parts
-        .first()
-        .map(|p| {
-            p.sums
-                .get_column_names()
-                .into_iter()
-                .filter(|c| c.as_str() != a::ARM)
-                .map(|c| col(c.as_str()).sum())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut guardrails = sums.group_by([col(a::ARM)]).agg(summed);
+    let mut guardrails = summed_by_arm(parts.iter().map(|p| p.sums.clone()).collect())?;
     if frames.has_message_column(m::LATENCY_MS) {
         let counts = collect(
             stacked(parts, |p| &p.latencies)?

@@ -3,8 +3,8 @@
 
 use polars::prelude::*;
 
-use crate::frames::engine;
 use crate::load::LogFrames;
+use crate::partitioned::collect;
 use crate::pipeline::{self, attribution_columns as at, out, Horizon, DAY_MICROS};
 use crate::schema::{assignments as a, messages as m};
 
@@ -93,10 +93,6 @@ fn created_between(frames: &LogFrames, first_day: i64, last_day: i64) -> PolarsR
             .gt_eq(bound(first_day))
             .and(col(m::CREATED_AT).lt(bound(last_day + 1))),
     ))
-}
-
-fn collect(plan: LazyFrame) -> PolarsResult<DataFrame> {
-    Ok(plan.collect_with_engine(engine())?.unwrap_single())
 }
 
 /// Computes `day`'s part. `cohorts` is the collected [`pipeline::cohorts`] of a horizon at or
