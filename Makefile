@@ -39,8 +39,12 @@ test: model pydeps browser
 	cd dashboards && node scripts/check-dist.mjs
 	# Clippy checks on the test profile, like the tests build (measured: no change in CI time).
 	$(CARGO) clippy --locked --workspace --all-targets --profile test -- -D warnings
+	# The committed test vectors reproduce from their generators, in a pinned Python environment.
+	bash scripts/check-vectors.sh
 	# PostgreSQL for the store tests: TEST_DATABASE_URL, 127.0.0.1:5432, or one started here.
-	export TEST_DATABASE_URL="$$(bash scripts/ensure-postgres.sh)" && $(CARGO) test --locked --workspace
+	# The assignment keeps the script's exit status, so its failure stops the run with its message.
+	url="$$(bash scripts/ensure-postgres.sh)" && [ -n "$$url" ] && \
+		TEST_DATABASE_URL="$$url" $(CARGO) test --locked --workspace
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -65,7 +65,7 @@ pub async fn spawn_app_in(dir: TempDir, config: ServerConfig) -> TestApp {
 }
 
 pub fn database_url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.0.join("blendlab.db").display())
+    database_url_of(&dir.0.join("blendlab.db"))
 }
 
 pub fn example_definition() -> Value {
@@ -165,6 +165,49 @@ impl TestApp {
             })
             .collect()
     }
+}
+
+impl TestApp {
+    /// The UTC day of the latest stored message, read after a test's live traffic: a run that
+    /// crosses midnight then expects what the server really did, not the day the test began.
+    pub async fn last_traffic_day(&self) -> chrono::NaiveDate {
+        last_message_day(&database_url_of(&self.db_path)).await
+    }
+
+    /// Users first exposed before `day` (UTC): those whose day 1 is eligible as of `day`.
+    pub async fn exposed_before(&self, day: chrono::NaiveDate) -> u64 {
+        let start = day
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        let rows = self
+            .db_rows(&format!(
+                "SELECT COUNT(DISTINCT user_id) FROM assignments WHERE assigned_at < {start}"
+            ))
+            .await;
+        rows[0][0].as_u64().unwrap()
+    }
+}
+
+fn database_url_of(db_path: &std::path::Path) -> String {
+    format!("sqlite://{}", db_path.display())
+}
+
+/// The UTC day of the latest message in the store at `database_url` (SQLite or PostgreSQL).
+pub async fn last_message_day(database_url: &str) -> chrono::NaiveDate {
+    let sql = "SELECT MAX(created_at) FROM messages";
+    let micros: Option<i64> = if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap()
+    };
+    let micros = micros.expect("the store holds messages");
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap()
+        .date_naive()
 }
 
 /// A fresh, empty PostgreSQL database for one test, dropped afterwards. The server is

@@ -78,7 +78,21 @@ fn every_count_and_mean_matches_duckdb() {
                 want["conversations"].as_u64().unwrap()
             );
             assert_eq!(arm.guardrails.replies, want["replies"].as_u64().unwrap());
+            let days = want["days"].as_object().unwrap();
+            assert_eq!(
+                arm.retention.len(),
+                days.len(),
+                "{} retention days",
+                arm.arm
+            );
+            assert_eq!(
+                arm.engagement.len(),
+                days.len(),
+                "{} engagement days",
+                arm.arm
+            );
             for (retention, engagement) in arm.retention.iter().zip(&arm.engagement) {
+                assert_eq!(retention.day, engagement.day);
                 let day = &want["days"][retention.day.to_string()];
                 assert_eq!(
                     retention.eligible,

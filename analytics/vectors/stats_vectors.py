@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
 """Writes analytics/vectors/stats.json: golden values from independent implementations.
 
-Every statistic in analytics/src/stats/ is checked against these to 1e-9:
+Every statistic in analytics/src/stats/ is checked against these to a relative 1e-9 (p-values on
+the log scale below 1e-300), with no absolute floor:
 - statsmodels: pooled two-proportion z-test, log-ratio CI of two proportions, Holm and
   Benjamini-Hochberg, OLS for the power-law fit, NormalIndPower for sample sizes;
 - scipy: Welch's t-test and its CI, the SRM chi-square;
 - gbstats (GrowthBook): always-valid sequential intervals and p-values on the relative lift.
 
-Run: python3 analytics/vectors/stats_vectors.py > analytics/vectors/stats.json
+The cases sit where decisions are made: most comparisons are A/A-like or have effects near zero,
+so their p-values spread over 1e-4..1; a few are tiny, huge, hugely significant, or have a side
+with no successes or no trials (where the statistic does not exist, the field is null and the
+Rust code must return None).
+
+Run in the pinned environment (scripts/vectors-requirements.txt), as `make test` does:
+    bash scripts/check-vectors.sh --write
 """
 import json
 import math
 import random
 
+import gbstats
 import numpy as np
 import scipy
 import statsmodels
@@ -28,51 +36,138 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-rng = random.Random(20261125)
-out = {"versions": {"scipy": scipy.__version__, "statsmodels": statsmodels.__version__}}
+rng = random.Random(20261201)
+draws = np.random.default_rng(20261201)
+out = {
+    "versions": {
+        "gbstats": gbstats.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "statsmodels": statsmodels.__version__,
+    }
+}
 
-proportions = []
-for _ in range(60):
-    n_arm, n_ctl = rng.randint(20, 200_000), rng.randint(20, 200_000)
-    p_arm, p_ctl = rng.uniform(0.02, 0.7), rng.uniform(0.02, 0.7)
-    x_arm = max(1, min(n_arm - 1, round(n_arm * p_arm)))
-    x_ctl = max(1, min(n_ctl - 1, round(n_ctl * p_ctl)))
-    z, p = proportions_ztest([x_arm, x_ctl], [n_arm, n_ctl])
-    lo, hi = confint_proportions_2indep(
-        x_arm, n_arm, x_ctl, n_ctl, method="log", compare="ratio", alpha=0.05
-    )
+
+def log_uniform_int(low, high):
+    return int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
+
+
+def proportion_case(kind):
+    """Counts (x_arm, n_arm, x_ctl, n_ctl) of one kind of comparison."""
+    if kind == "empty_side":
+        n = log_uniform_int(20, 50_000)
+        x = int(draws.binomial(n, rng.uniform(0.05, 0.6)))
+        return (0, 0, x, n) if rng.random() < 0.5 else (x, n, 0, 0)
+    if kind == "no_successes":
+        n_arm, n_ctl = log_uniform_int(5, 5_000), log_uniform_int(5, 5_000)
+        x_ctl = int(draws.binomial(n_ctl, rng.uniform(0.05, 0.4)))
+        return (0, n_arm, max(1, x_ctl), n_ctl)
+    if kind == "borderline":
+        # An effect of z in 1.5..7 standard errors: fixed-horizon p from 0.13 down to 1e-12,
+        # the always-valid p-value from 1 to about 1e-4.
+        n_arm, n_ctl = log_uniform_int(500, 200_000), log_uniform_int(500, 200_000)
+        base = rng.uniform(0.05, 0.6)
+        se = math.sqrt(base * (1 - base) * (1 / n_arm + 1 / n_ctl))
+        p_arm = min(0.95, max(0.01, base + rng.choice([-1, 1]) * rng.uniform(1.5, 7.0) * se))
+        x_arm = max(1, min(n_arm - 1, int(draws.binomial(n_arm, p_arm))))
+        x_ctl = max(1, min(n_ctl - 1, int(draws.binomial(n_ctl, base))))
+        return (x_arm, n_arm, x_ctl, n_ctl)
+    sizes = {
+        "tiny": (3, 40),
+        "aa": (50, 300_000),
+        "near_zero": (500, 500_000),
+        "huge": (1_000_000, 50_000_000),
+        "significant": (2_000, 200_000),
+    }[kind]
+    n_arm, n_ctl = log_uniform_int(*sizes), log_uniform_int(*sizes)
+    base = rng.uniform(0.03, 0.7)
+    lift = {
+        "tiny": 0.0,
+        "aa": 0.0,
+        "near_zero": rng.uniform(-0.03, 0.03),
+        "huge": rng.uniform(-0.002, 0.002),
+        "significant": rng.choice([-1, 1]) * rng.uniform(0.1, 0.6),
+    }[kind]
+    p_arm = min(0.95, base * (1 + lift))
+    x_arm = int(draws.binomial(n_arm, p_arm))
+    x_ctl = int(draws.binomial(n_ctl, base))
+    # Keep both rates strictly inside (0, 1) where the statistics exist; the empty and
+    # no-success kinds cover the edges.
+    x_arm = max(1, min(n_arm - 1, x_arm))
+    x_ctl = max(1, min(n_ctl - 1, x_ctl))
+    return (x_arm, n_arm, x_ctl, n_ctl)
+
+
+def sequential_relative(x_arm, n_arm, x_ctl, n_ctl):
     seq = SequentialTwoSidedTTest(
         ProportionStatistic(sum=x_ctl, n=n_ctl),
         ProportionStatistic(sum=x_arm, n=n_arm),
         SequentialConfig(difference_type="relative"),
     )
-    s_lo, s_hi = seq.confidence_interval
-    proportions.append(
-        dict(
-            x_arm=x_arm, n_arm=n_arm, x_ctl=x_ctl, n_ctl=n_ctl,
-            z=float(z), p_value=float(p), ratio_ci_low=float(lo), ratio_ci_high=float(hi),
-            seq_lift=float(seq.point_estimate), seq_ci_low=float(s_lo), seq_ci_high=float(s_hi),
-            seq_p_value=float(seq.p_value),
-        )
+    low, high = seq.confidence_interval
+    return dict(
+        seq_lift=float(seq.point_estimate), seq_ci_low=float(low), seq_ci_high=float(high),
+        seq_p_value=float(seq.p_value),
     )
+
+
+NO_PROPORTION_TEST = dict(z=None, p_value=None, ratio_ci_low=None, ratio_ci_high=None)
+NO_SEQUENTIAL = dict(seq_lift=None, seq_ci_low=None, seq_ci_high=None, seq_p_value=None)
+
+proportions = []
+kinds = ["aa"] * 20 + ["near_zero"] * 10 + ["borderline"] * 40 + ["tiny"] * 8 + ["huge"] * 8 + ["significant"] * 6
+kinds += ["no_successes"] * 3 + ["empty_side"] * 3
+for kind in kinds:
+    x_arm, n_arm, x_ctl, n_ctl = proportion_case(kind)
+    case = dict(kind=kind, x_arm=x_arm, n_arm=n_arm, x_ctl=x_ctl, n_ctl=n_ctl)
+    if kind == "empty_side":
+        case.update(NO_PROPORTION_TEST, **NO_SEQUENTIAL)
+    else:
+        z, p = proportions_ztest([x_arm, x_ctl], [n_arm, n_ctl])
+        case.update(z=float(z), p_value=float(p))
+        if x_arm == 0:
+            case.update(ratio_ci_low=None, ratio_ci_high=None, **NO_SEQUENTIAL)
+        else:
+            lo, hi = confint_proportions_2indep(
+                x_arm, n_arm, x_ctl, n_ctl, method="log", compare="ratio", alpha=0.05
+            )
+            case.update(ratio_ci_low=float(lo), ratio_ci_high=float(hi))
+            case.update(sequential_relative(x_arm, n_arm, x_ctl, n_ctl))
+    proportions.append(case)
 out["proportions"] = proportions
 
+
+def welch_sample(n, mean):
+    return draws.exponential(mean, size=n)
+
+
 welch = []
-for _ in range(40):
-    a = [rng.expovariate(1 / rng.uniform(10, 600)) for _ in range(rng.randint(2, 400))]
-    b = [rng.expovariate(1 / rng.uniform(10, 600)) for _ in range(rng.randint(2, 400))]
+welch_kinds = ["aa"] * 10 + ["near_zero"] * 6 + ["borderline"] * 26 + ["tiny"] * 5 + ["large"] * 5
+welch_kinds += ["significant"] * 4
+for kind in welch_kinds:
+    sizes = {"aa": (10, 2_000), "near_zero": (50, 5_000), "borderline": (50, 5_000), "tiny": (2, 6),
+             "large": (20_000, 100_000), "significant": (30, 400)}[kind]
+    n_a, n_b = log_uniform_int(*sizes), log_uniform_int(*sizes)
+    mean_b = rng.uniform(10, 600)
+    # Exponential samples: the standard error of a mean is about mean / sqrt(n).
+    borderline = rng.choice([-1, 1]) * rng.uniform(1.5, 7.0) * math.sqrt(1 / n_a + 1 / n_b)
+    shift = {"aa": 0.0, "near_zero": rng.uniform(-0.05, 0.05), "borderline": borderline, "tiny": 0.0,
+             "large": rng.uniform(-0.01, 0.01), "significant": rng.uniform(0.5, 2.0)}[kind]
+    a, b = welch_sample(n_a, mean_b * (1 + shift)), welch_sample(n_b, mean_b)
     res = stats.ttest_ind(a, b, equal_var=False)
     ci = res.confidence_interval(0.95)
+    sum_a, sum_b = float(np.sum(a)), float(np.sum(b))
     seq = SequentialTwoSidedTTest(
-        SampleMeanStatistic(sum=sum(b), sum_squares=sum(x * x for x in b), n=len(b)),
-        SampleMeanStatistic(sum=sum(a), sum_squares=sum(x * x for x in a), n=len(a)),
+        SampleMeanStatistic(sum=sum_b, sum_squares=float(np.sum(b * b)), n=n_b),
+        SampleMeanStatistic(sum=sum_a, sum_squares=float(np.sum(a * a)), n=n_a),
         SequentialConfig(difference_type="absolute"),
     )
     s_lo, s_hi = seq.confidence_interval
     welch.append(
         dict(
-            mean_a=float(np.mean(a)), var_a=float(np.var(a, ddof=1)), n_a=len(a),
-            mean_b=float(np.mean(b)), var_b=float(np.var(b, ddof=1)), n_b=len(b),
+            kind=kind,
+            mean_a=float(np.mean(a)), var_a=float(np.var(a, ddof=1)), n_a=n_a,
+            mean_b=float(np.mean(b)), var_b=float(np.var(b, ddof=1)), n_b=n_b,
             t=float(res.statistic), df=float(res.df), p_value=float(res.pvalue),
             ci_low=float(ci.low), ci_high=float(ci.high),
             seq_ci_low=float(s_lo), seq_ci_high=float(s_hi), seq_p_value=float(seq.p_value),
@@ -81,8 +176,13 @@ for _ in range(40):
 out["welch"] = welch
 
 corrections = []
-for _ in range(20):
-    ps = [rng.random() ** rng.choice([1, 2, 4]) for _ in range(rng.randint(1, 62))]
+for i in range(24):
+    m = rng.randint(1, 62)
+    ps = [rng.random() ** rng.choice([1, 2, 4]) for _ in range(m)]
+    if i % 4 == 1:
+        ps = [rng.choice([0.01, 0.03, 0.2, 1.0]) for _ in range(m)]  # ties and ones
+    if i % 4 == 2:
+        ps = [10 ** -rng.uniform(0, 12) for _ in range(m)]  # down to 1e-12
     corrections.append(
         dict(
             p=ps,
@@ -93,12 +193,16 @@ for _ in range(20):
 out["corrections"] = corrections
 
 srm = []
-for _ in range(30):
+for i in range(40):
     k = rng.randint(2, 5)
     w = [rng.uniform(0.1, 1) for _ in range(k)]
     w = [x / sum(w) for x in w]
-    total = rng.randint(100, 1_000_000)
-    observed = [max(0, round(total * x * rng.uniform(0.97, 1.03))) for x in w]
+    total = log_uniform_int(30, 2_000_000)
+    # Most splits are honest draws from the weights (p spread over 0..1); a few are skewed.
+    skew = 0.0 if i % 8 else rng.uniform(0.01, 0.05)
+    drawn = [x * (1 + (skew if j == 0 else 0.0)) for j, x in enumerate(w)]
+    drawn = [x / sum(drawn) for x in drawn]
+    observed = [int(c) for c in draws.multinomial(total, drawn)]
     n = sum(observed)
     res = stats.chisquare(observed, [n * x for x in w])
     srm.append(dict(observed=observed, weights=w, chi2=float(res.statistic), p_value=float(res.pvalue)))

@@ -87,6 +87,7 @@ mod tests {
             let expected_ranges: Vec<(f64, f64)> =
                 serde_json::from_value(case["ranges"].clone()).unwrap();
             let ranges = bucket_ranges(&weights, coverage);
+            assert_eq!(ranges.len(), expected_ranges.len(), "{case}");
             for (got, want) in ranges.iter().zip(&expected_ranges) {
                 assert!(
                     (got.0 - want.0).abs() < 1e-12 && (got.1 - want.1).abs() < 1e-12,

@@ -108,13 +108,42 @@ mod tests {
             .cdf(statistic)
     }
 
+    /// Draws computed by `vectors/turn_draw_vectors.py` with Python's hashlib, not by this code.
     #[test]
-    fn the_draw_for_a_turn_is_reproducible() {
-        let arm = arm(BlendPolicy::Uniform);
-        for turn in 0..50 {
+    fn draws_match_the_ones_recorded_by_an_independent_implementation() {
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../vectors/turn_draws.json")).unwrap();
+        let cases = vectors["draws"].as_array().unwrap();
+        assert!(cases.len() >= 400);
+        for case in cases {
+            let components = case["components"].as_u64().unwrap() as usize;
+            let policy = match case["weights"].as_array() {
+                None => BlendPolicy::Uniform,
+                Some(w) => BlendPolicy::Weighted(w.iter().map(|x| x.as_f64().unwrap()).collect()),
+            };
+            let mut arm = arm(policy);
+            arm.models = (0..components).map(|i| format!("m{i}")).collect();
+            let (salt, conversation) = (
+                case["salt"].as_str().unwrap(),
+                case["conversation_id"].as_str().unwrap(),
+            );
+            let turn = case["turn"].as_u64().unwrap() as u32;
+            let (u, _) = turn_entropy(salt, conversation, turn);
+            // u is k / 2^53 exactly, so the integer k carries it through JSON without rounding.
             assert_eq!(
-                arm.draw_component("s", "conv-1", turn),
-                arm.draw_component("s", "conv-1", turn)
+                (u * (1u64 << 53) as f64) as u64,
+                case["u_bits"].as_u64().unwrap(),
+                "{case}"
+            );
+            let draw = arm.draw_component(salt, conversation, turn);
+            assert_eq!(
+                draw,
+                TurnDraw {
+                    model_index: case["model_index"].as_u64().unwrap() as usize,
+                    probability: case["probability"].as_f64().unwrap(),
+                    sampling_seed: case["sampling_seed"].as_u64().unwrap() as u32,
+                },
+                "{case}"
             );
         }
     }

@@ -1,11 +1,13 @@
 """Writes growthbook.json: assignment test vectors from the official GrowthBook Python SDK.
 
-Run: python3 experiments/vectors/growthbook_vectors.py  (needs `pip install growthbook`).
+Run: python3 experiments/vectors/growthbook_vectors.py [OUT], in the pinned environment
+(scripts/vectors-requirements.txt) that `make test` re-runs it in: bash scripts/check-vectors.sh.
 The Rust tests in experiments/src/hashing.rs compare against the committed output.
 """
 import json
 import pathlib
 import random
+import sys
 
 import growthbook
 from growthbook import Experiment, GrowthBook
@@ -59,10 +61,10 @@ for case in assignment_cases[:300]:
         key="vectors", variations=list(range(len(case["weights"]))), weights=case["weights"],
         coverage=case["coverage"], seed=case["seed"], hashVersion=2,
     ))
-    expected = case["variation"] if result.inExperiment else -1
-    assert expected == case["variation"], case
+    sdk_answer = result.variationId if result.inExperiment else -1
+    assert sdk_answer == case["variation"], (case, result.variationId, result.inExperiment)
 
-out = pathlib.Path(__file__).with_name("growthbook.json")
+out = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).with_name("growthbook.json")
 out.write_text(json.dumps({
     "generator": f"growthbook {growthbook.__version__ if hasattr(growthbook, '__version__') else 'sdk'}",
     "hash_v2": hash_cases,

@@ -119,5 +119,51 @@ pub trait ChatBackend: Send + Sync {
     /// Brings the cache for `request.cache_key` up to date with `request.messages` (a history
     /// that ends with a reply another component wrote) in the background, at low priority, so
     /// that this component is ready if it is picked next. Best effort; without a cache, nothing.
-    fn catch_up(&self, _request: GenerationRequest) {}
+    /// The backend holds `ticket` until the catch-up is done, replaced or given up.
+    fn catch_up(&self, _request: GenerationRequest, _ticket: CatchUpTicket) {}
+}
+
+/// How many of a component's background catch-ups are under way or waiting: the engine's own
+/// signal that the component has read the latest history (`/metrics` shows it).
+#[derive(Debug, Clone, Default)]
+pub struct CatchUpCounter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl CatchUpCounter {
+    pub fn pending(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Counts one more catch-up until the ticket is dropped.
+    pub fn ticket(&self) -> CatchUpTicket {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        CatchUpTicket(std::sync::Arc::clone(&self.0))
+    }
+}
+
+/// One pending catch-up. Whatever path the job leaves the engine by (done, replaced by a newer
+/// one, taken over by a reply, refused by a full queue, failed), dropping it ends the count.
+#[derive(Debug)]
+pub struct CatchUpTicket(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for CatchUpTicket {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CatchUpCounter;
+
+    #[test]
+    fn a_ticket_counts_until_it_is_dropped() {
+        let counter = CatchUpCounter::default();
+        let first = counter.ticket();
+        let second = counter.clone().ticket();
+        assert_eq!(counter.pending(), 2);
+        drop(first);
+        assert_eq!(counter.pending(), 1);
+        drop(second);
+        assert_eq!(counter.pending(), 0);
+    }
 }

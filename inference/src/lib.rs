@@ -11,8 +11,8 @@ mod remote;
 mod reply_text;
 
 pub use backend::{
-    ChatBackend, ChatMessage, FinishReason, Generation, GenerationRequest, InferenceError, Role,
-    TextDeltas,
+    CatchUpCounter, CatchUpTicket, ChatBackend, ChatMessage, FinishReason, Generation,
+    GenerationRequest, InferenceError, Role, TextDeltas,
 };
 pub use config::{BackendKind, ModelConfig};
 pub use llama::{raw_decode, LlamaEngine, LlamaEngineSettings, RawDecode};

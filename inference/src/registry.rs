@@ -10,7 +10,8 @@ use anyhow::Context as _;
 
 use crate::{
     backend::{
-        ChatBackend, ChatMessage, Generation, GenerationRequest, InferenceError, Role, TextDeltas,
+        CatchUpCounter, ChatBackend, ChatMessage, Generation, GenerationRequest, InferenceError,
+        Role, TextDeltas,
     },
     config::{BackendKind, ModelConfig},
     llama::{LlamaEngine, LlamaEngineSettings},
@@ -33,11 +34,21 @@ pub struct ReplyOptions {
 pub struct RegisteredModel {
     config: ModelConfig,
     backend: Arc<dyn ChatBackend>,
+    catch_ups: CatchUpCounter,
 }
 
 impl RegisteredModel {
     pub fn new(config: ModelConfig, backend: Arc<dyn ChatBackend>) -> Self {
-        Self { config, backend }
+        Self {
+            config,
+            backend,
+            catch_ups: CatchUpCounter::default(),
+        }
+    }
+
+    /// This component's background catch-ups that are waiting or under way.
+    pub fn catch_ups_pending(&self) -> usize {
+        self.catch_ups.pending()
     }
 
     pub fn id(&self) -> &str {
@@ -68,7 +79,8 @@ impl RegisteredModel {
             conversation_id: Some(conversation_id.to_owned()),
             ..ReplyOptions::default()
         };
-        self.backend.catch_up(self.request(history, options));
+        self.backend
+            .catch_up(self.request(history, options), self.catch_ups.ticket());
     }
 
     fn request(&self, history: &[ChatMessage], options: ReplyOptions) -> GenerationRequest {

@@ -244,6 +244,20 @@ fn exposition(state: &AppState) -> String {
             *n as f64,
         );
     }
+    family(
+        &mut out,
+        "blendlab_catch_ups_pending",
+        "gauge",
+        "Background catch-ups of blend components waiting or under way, per model.",
+    );
+    for model in state.models.models() {
+        sample(
+            &mut out,
+            "blendlab_catch_ups_pending",
+            &[("model", model.id())],
+            model.catch_ups_pending() as f64,
+        );
+    }
     let capacity = state.settings.max_concurrent_chats;
     let admitted = capacity.saturating_sub(state.chat_permits.available_permits());
     family(&mut out, "blendlab_chat_admitted", "gauge",

@@ -128,20 +128,29 @@ async fn the_daily_job_stores_each_missing_day_once_and_the_history_lists_them()
 // Polars' Parquet reader needs a multi-threaded runtime when it runs inside one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_is_incremental_and_reports_the_same_as_the_store() {
-    let app = spawn_app().await;
-    app.start_experiment(&example_definition()).await;
-    let today = Utc::now().date_naive();
+    // The live turn must be stored on the day the expectations are made for. A run that crosses
+    // UTC midnight meanwhile (read from the store, after the turn) starts again on a fresh app:
+    // it cannot cross twice.
+    let (app, today) = loop {
+        let app = spawn_app().await;
+        app.start_experiment(&example_definition()).await;
+        let today = Utc::now().date_naive();
+        let yesterday = today - Duration::days(1);
+        past_traffic(
+            &app,
+            &[
+                ("ex-1", "control", yesterday - Duration::days(1), 8),
+                ("ex-2", "blend", yesterday, 9),
+            ],
+        )
+        .await;
+        let (status, body) = app.chat("chai-blend", "ex-1", None, "Back again", 4).await;
+        assert_eq!(status, 200, "{body}");
+        if app.last_traffic_day().await == today {
+            break (app, today);
+        }
+    };
     let yesterday = today - Duration::days(1);
-    past_traffic(
-        &app,
-        &[
-            ("ex-1", "control", yesterday - Duration::days(1), 8),
-            ("ex-2", "blend", yesterday, 9),
-        ],
-    )
-    .await;
-    let (status, body) = app.chat("chai-blend", "ex-1", None, "Back again", 4).await;
-    assert_eq!(status, 200, "{body}");
     let store = Store::connect(&format!("sqlite://{}", app.db_path.display()))
         .await
         .unwrap();

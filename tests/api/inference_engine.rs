@@ -49,7 +49,47 @@ async fn replies(app: &TestApp, conversation: &str) -> Vec<(String, u64, u64)> {
     .collect()
 }
 
-async fn converse(app: &TestApp, user: &str, conversation: &str, pause: Duration) {
+/// Background catch-ups still waiting or under way, summed over models, as `/metrics` shows them.
+async fn catch_ups_pending(app: &TestApp) -> f64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gauges: Vec<f64> = text
+        .lines()
+        .filter(|line| line.starts_with("blendlab_catch_ups_pending{"))
+        .map(|line| line.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(gauges.len(), 4, "one gauge per model:\n{text}");
+    gauges.iter().sum()
+}
+
+/// Waits until every component has read the conversation so far: the engine's own signal, with
+/// a deadline instead of a guess at how long catching up takes.
+async fn until_caught_up(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while catch_ups_pending(app).await > 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "catch-ups still pending after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How long the simulated user reads and types before the next message.
+#[derive(Clone, Copy)]
+enum Pause {
+    None,
+    UntilCaughtUp,
+}
+
+async fn converse(app: &TestApp, user: &str, conversation: &str, pause: Pause) {
     for line in LINES {
         let (status, body) = app
             .post_json(
@@ -59,7 +99,9 @@ async fn converse(app: &TestApp, user: &str, conversation: &str, pause: Duration
             )
             .await;
         assert_eq!(status, 200, "{body}");
-        tokio::time::sleep(pause).await;
+        if let Pause::UntilCaughtUp = pause {
+            until_caught_up(app).await;
+        }
     }
 }
 
@@ -68,7 +110,7 @@ async fn a_single_model_decodes_only_what_each_turn_adds() {
     let app = spawn_app().await;
     app.start_experiment(&example_definition()).await;
     let user = user_in(&app, "control").await;
-    converse(&app, &user, "single-cache", Duration::ZERO).await;
+    converse(&app, &user, "single-cache", Pause::None).await;
     let turns = replies(&app, "single-cache").await;
     assert_eq!(
         turns[0].1, turns[0].2,
@@ -88,7 +130,7 @@ async fn blend_components_catch_up_while_the_user_types() {
     let app = spawn_app().await;
     app.start_experiment(&example_definition()).await;
     let user = user_in(&app, "blend").await;
-    converse(&app, &user, "blend-cache", Duration::from_millis(1500)).await;
+    converse(&app, &user, "blend-cache", Pause::UntilCaughtUp).await;
     let turns = replies(&app, "blend-cache").await;
     let models: std::collections::BTreeSet<&str> = turns.iter().map(|t| t.0.as_str()).collect();
     assert!(
@@ -166,29 +208,37 @@ async fn an_evicted_or_reused_sequence_gives_the_reply_a_fresh_one_gives() {
     );
 }
 
+/// Four streams, all accepted by the server before any is read: if the engine served them one
+/// after another, a stream would finish before the last one had its first token. The order of
+/// events is taken from one counter, not from wall-clock times.
 #[tokio::test]
 async fn concurrent_replies_share_decode_steps() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let app = spawn_app().await;
-    let started = Instant::now();
-    let streams = futures::future::join_all((0..4).map(|i| {
-        let app = &app;
+    let responses = futures::future::join_all((0..4).map(|i| {
+        app.admin(reqwest::Method::POST, "/v1/chat/completions")
+            .json(&json!({ "model": "small-b", "temperature": 0, "max_tokens": 48, "stream": true,
+                           "messages": [{ "role": "user", "content": format!("Count from {i} to 100: ") }] }))
+            .send()
+    }))
+    .await;
+    let events = AtomicUsize::new(0);
+    let streams = futures::future::join_all(responses.into_iter().map(|response| {
+        let events = &events;
         async move {
-            let response = app
-                .admin(reqwest::Method::POST, "/v1/chat/completions")
-                .json(&json!({ "model": "small-b", "temperature": 0, "max_tokens": 48, "stream": true,
-                               "messages": [{ "role": "user", "content": format!("Count from {i} to 100: ") }] }))
-                .send()
-                .await
-                .unwrap();
+            let response = response.unwrap();
             assert_eq!(response.status(), 200);
             let mut body = response.bytes_stream();
             let mut first_content = None;
             while let Some(bytes) = body.next().await {
-                if first_content.is_none() && String::from_utf8_lossy(&bytes.unwrap()).contains("\"content\":\"") {
-                    first_content = Some(started.elapsed());
+                if first_content.is_none()
+                    && String::from_utf8_lossy(&bytes.unwrap()).contains("\"content\":\"")
+                {
+                    first_content = Some(events.fetch_add(1, Ordering::SeqCst));
                 }
             }
-            (first_content.expect("some content"), started.elapsed())
+            let finished = events.fetch_add(1, Ordering::SeqCst);
+            (first_content.expect("some content"), finished)
         }
     }))
     .await;

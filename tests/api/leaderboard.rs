@@ -58,16 +58,23 @@ async fn the_leaderboard_computes_today_before_the_first_daily_report_and_counts
         assert_eq!(status, 200, "{body}");
     }
 
+    let traffic_day = app.last_traffic_day().await;
     let (status, board) = app.get_json("/api/v1/leaderboard").await;
+    let after = Utc::now().date_naive();
     assert_eq!(status, 200, "{board}");
     let experiments = board["experiments"].as_array().unwrap();
     let running = experiments
         .iter()
         .find(|e| e["experiment"] == "chai-blend")
         .unwrap();
-    let today = Utc::now().date_naive().to_string();
+    // The server reads its clock during the request: the traffic's day, or the next one if
+    // midnight passed since.
+    let as_of: chrono::NaiveDate = running["as_of"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (traffic_day..=after).contains(&as_of),
+        "{as_of} not in {traffic_day}..={after}"
+    );
     assert_eq!(running["source"], "live");
-    assert_eq!(running["as_of"], today);
     assert_eq!(running["status"], "running");
     let arms = running["arms"].as_array().unwrap();
     assert_eq!(arms.len(), 2);
@@ -79,8 +86,12 @@ async fn the_leaderboard_computes_today_before_the_first_daily_report_and_counts
     assert_eq!(blend["is_blend"], true);
     assert_eq!(blend["is_control"], false);
     assert_eq!(blend["models"], json!(["small-a", "small-b", "small-c"]));
-    // Day 1 is not eligible yet for anyone exposed today.
-    assert_eq!(blend["d1"]["eligible"], 0);
+    // Day 1 is not eligible yet for anyone exposed on the report's day.
+    let d1_eligible: u64 = arms
+        .iter()
+        .map(|a| a["d1"]["eligible"].as_u64().unwrap())
+        .sum();
+    assert_eq!(d1_eligible, app.exposed_before(as_of).await);
     let control = arms.iter().find(|a| a["arm"] == "control").unwrap();
     assert_eq!(control["is_control"], true);
     assert!(control["latency_p50_ms"].as_f64().unwrap() > 0.0);
@@ -98,16 +109,25 @@ async fn the_leaderboard_computes_today_before_the_first_daily_report_and_counts
     assert_eq!(status, 200, "{exposures}");
     assert_eq!(exposures["users"], users.len());
     assert_eq!(exposures["arms"], json!(["control", "blend"]));
-    let days = exposures["days"].as_array().unwrap();
-    assert_eq!(days.len(), 1);
-    assert_eq!(days[0]["date"], today);
-    let per_arm: i64 = days[0]["exposures"]
-        .as_object()
+    // One entry per UTC day the store holds exposures on (one, unless the traffic crossed
+    // midnight), each summing its users over arms.
+    let mut stored_days: std::collections::BTreeMap<String, i64> = Default::default();
+    for row in app.db_rows("SELECT assigned_at FROM assignments").await {
+        let at = chrono::DateTime::from_timestamp_micros(row[0].as_i64().unwrap()).unwrap();
+        *stored_days.entry(at.date_naive().to_string()).or_default() += 1;
+    }
+    let listed: std::collections::BTreeMap<String, i64> = exposures["days"]
+        .as_array()
         .unwrap()
-        .values()
-        .map(|v| v.as_i64().unwrap())
-        .sum();
-    assert_eq!(per_arm, users.len() as i64);
+        .iter()
+        .map(|day| {
+            let per_arm = day["exposures"].as_object().unwrap().values();
+            let users = per_arm.map(|v| v.as_i64().unwrap()).sum();
+            (day["date"].as_str().unwrap().to_owned(), users)
+        })
+        .collect();
+    assert_eq!(listed, stored_days, "{exposures}");
+    assert_eq!(stored_days.values().sum::<i64>(), users.len() as i64);
     for arm in ["control", "blend"] {
         assert_eq!(
             exposures["totals"][arm],

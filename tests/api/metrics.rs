@@ -76,6 +76,7 @@ async fn metrics_count_requests_tokens_and_exposures_as_sent() {
         assert_eq!(status, 404);
     }
 
+    let errors_before = blendlab_server::store::database_errors();
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"]
@@ -87,6 +88,7 @@ async fn metrics_count_requests_tokens_and_exposures_as_sent() {
         "{content_type}"
     );
     let text = response.text().await.unwrap();
+    let errors_after = blendlab_server::store::database_errors();
     let samples = parse_with_prometheus_client(&text);
     let get = |key: &str| {
         samples
@@ -144,6 +146,20 @@ async fn metrics_count_requests_tokens_and_exposures_as_sent() {
     }
     assert_eq!(get("blendlab_chat_admitted{}"), 0.0);
     assert_eq!(get("blendlab_chat_capacity{}"), 32.0);
-    // Per process, and other tests in this process may fail writes on purpose (events.rs).
-    assert!(get("blendlab_database_errors_total{}") >= 0.0);
+    // The process-wide counter, which other tests running meanwhile may move: the exposition
+    // shows the value it had between the two reads around the request.
+    let errors = get("blendlab_database_errors_total{}");
+    assert!(
+        (errors_before as f64..=errors_after as f64).contains(&errors),
+        "{errors} not in {errors_before}..={errors_after}"
+    );
+    // Every model has a catch-up gauge; the control's single model is nobody's blend component.
+    for model in ["large", "small-a", "small-b", "small-c"] {
+        let pending = get(&format!("blendlab_catch_ups_pending{{model={model}}}"));
+        assert!(
+            pending.fract() == 0.0 && pending >= 0.0,
+            "{model}: {pending}"
+        );
+    }
+    assert_eq!(get("blendlab_catch_ups_pending{model=large}"), 0.0);
 }

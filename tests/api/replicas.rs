@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use blendlab_tests::{
     assert_reports_match, example_definition, PostgresDatabase, ServerProcess as Replica,
 };
-use chrono::Utc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_one_postgres_database_behave_as_one_server() {
@@ -67,7 +66,7 @@ async fn two_replicas_on_one_postgres_database_behave_as_one_server() {
     assert_eq!(exposures, racers.len() as i64);
 
     // Messages written through both replicas are in one report, whichever replica computes it.
-    let today = Utc::now().date_naive();
+    let today = blendlab_tests::last_message_day(&database.url).await;
     let path = format!("/api/v1/experiments/chai-blend/report?as_of={today}");
     let (status, report) = b.call(reqwest::Method::GET, &path, None).await;
     assert_eq!(status, 200, "{report}");

@@ -1,5 +1,4 @@
 use blendlab_tests::{example_definition, spawn_app};
-use chrono::Utc;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -10,7 +9,7 @@ async fn the_report_over_the_store_counts_real_chats_from_both_arms() {
         let (status, body) = app.chat("chai-blend", user, None, "Hello!", 4).await;
         assert_eq!(status, 200, "{body}");
     }
-    let today = Utc::now().date_naive();
+    let today = app.last_traffic_day().await;
     let (status, report) = app
         .get_json(&format!(
             "/api/v1/experiments/chai-blend/report?as_of={today}"
@@ -36,11 +35,18 @@ async fn the_report_over_the_store_counts_real_chats_from_both_arms() {
             2 * arm["users"].as_u64().unwrap()
         );
         assert!(arm["guardrails"]["latency_p50_ms"].as_f64().unwrap() > 0.0);
-        assert_eq!(
-            arm["retention"][1]["eligible"], 0,
-            "tomorrow is not eligible yet"
-        );
     }
+    // Day 1 is eligible only for users exposed before the report's day: none, unless the
+    // traffic crossed midnight.
+    let day1_eligible: u64 = arms
+        .iter()
+        .map(|arm| arm["retention"][1]["eligible"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        day1_eligible,
+        app.exposed_before(today).await,
+        "tomorrow is not eligible yet"
+    );
     assert!(report["srm"]["p_value"].as_f64().unwrap() > 0.0);
 }
 

@@ -529,7 +529,7 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
     use blendlab_experiments::Experiment;
     use blendlab_server::{
         reporting::{
-            export, report_from_store,
+            export, report_from_store_on,
             source::{part_series, request_for},
         },
         simulate,
@@ -537,6 +537,7 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
 
     let (sqlite, postgres) = (Fresh::sqlite().await, Fresh::postgres().await);
     let experiment = Experiment::parse(definition(), |_| true).unwrap();
+    // The clock is pinned: which days are final (kept) depends on the day the report runs.
     let today = Utc::now().date_naive();
     let mut reports = Vec::new();
     for fresh in [&sqlite, &postgres] {
@@ -545,7 +546,7 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
             .await
             .unwrap()
             .expect("a fresh store takes the seed");
-        let report = report_from_store(&fresh.store, "chai-blend", today)
+        let report = report_from_store_on(&fresh.store, "chai-blend", today, today)
             .await
             .unwrap();
         reports.push(serde_json::to_value(report).unwrap());
@@ -569,7 +570,7 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
         assert!(kept.len() > 30, "{} days kept", kept.len());
         let last_kept = *kept.keys().last().unwrap();
         assert_eq!(last_kept, day_number(today) - 2);
-        let again = report_from_store(&fresh.store, "chai-blend", today)
+        let again = report_from_store_on(&fresh.store, "chai-blend", today, today)
             .await
             .unwrap();
         assert_reports_match(&serde_json::to_value(again).unwrap(), first);

@@ -1,7 +1,6 @@
 //! `DELETE /api/v1/users/{user_id}`: erasure over real HTTP, with reports still computable.
 
 use blendlab_tests::{example_definition, spawn_app};
-use chrono::Utc;
 use serde_json::json;
 
 #[tokio::test]
@@ -31,7 +30,7 @@ async fn erasing_a_user_removes_their_words_and_keeps_reports_computable() {
         )
         .await;
     assert_eq!(status, 200);
-    let today = Utc::now().date_naive();
+    let today = app.last_traffic_day().await;
     let report_path = format!("/api/v1/experiments/chai-blend/report?as_of={today}");
     let (_, before) = app.get_json(&report_path).await;
 

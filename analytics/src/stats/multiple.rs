@@ -40,26 +40,19 @@ fn ascending_order(p_values: &[f64]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::vectors::{assert_close, load};
-
-    fn floats(v: &serde_json::Value) -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    }
+    use crate::stats::vectors::{assert_all_close, assert_p_close, floats, load};
 
     #[test]
     fn corrections_match_statsmodels() {
         for case in load()["corrections"].as_array().unwrap() {
             let p = floats(&case["p"]);
-            for (got, want) in holm(&p).iter().zip(floats(&case["holm"])) {
-                assert_close("holm", *got, want);
-            }
-            for (got, want) in benjamini_hochberg(&p).iter().zip(floats(&case["bh"])) {
-                assert_close("bh", *got, want);
-            }
+            assert_all_close("holm", &holm(&p), &floats(&case["holm"]), assert_p_close);
+            assert_all_close(
+                "bh",
+                &benjamini_hochberg(&p),
+                &floats(&case["bh"]),
+                assert_p_close,
+            );
         }
     }
 

@@ -19,8 +19,12 @@ pub struct PowerLawFit {
 
 /// Least squares on `ln ratio = ln c - beta ln k` (statsmodels OLS); 95% CIs from the t
 /// distribution with `n - 2` degrees of freedom, mapped back through `exp` for `c`.
-/// Day 0 is left out: `k^(-beta)` is undefined there. `None` with fewer than three usable points.
+/// Day 0 is left out: `k^(-beta)` is undefined there. `None` with fewer than three usable points,
+/// or when days and ratios do not pair up.
 pub fn fit_power_law(days: &[u32], ratios: &[f64], alpha: f64) -> Option<PowerLawFit> {
+    if days.len() != ratios.len() {
+        return None;
+    }
     let points: Vec<(f64, f64)> = days
         .iter()
         .zip(ratios)
@@ -101,6 +105,11 @@ mod tests {
                 assert_close(key, got, f(case, key));
             }
         }
+    }
+
+    #[test]
+    fn days_and_ratios_of_different_lengths_have_no_fit() {
+        assert!(fit_power_law(&[1, 2, 3, 4], &[1.0, 0.9, 0.8], 0.05).is_none());
     }
 
     #[test]

@@ -6,8 +6,12 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 /// 2019, "Diagnosing Sample Ratio Mismatch"; scipy `chisquare`): expected `E_i = N w_i / sum(w)`,
 /// `chi2 = sum (O_i - E_i)^2 / E_i`, `k - 1` degrees of freedom over arms with positive weight.
 ///
-/// `None` with fewer than two weighted arms or no users (nothing to test).
+/// `None` with fewer than two weighted arms or no users (nothing to test), or when the arm
+/// counts and weights do not pair up.
 pub fn srm_p_value(observed: &[u64], weights: &[f64]) -> Option<(f64, f64)> {
+    if observed.len() != weights.len() {
+        return None;
+    }
     let weight_sum: f64 = weights.iter().filter(|w| **w > 0.0).sum();
     let total: u64 = observed.iter().sum();
     let cells: Vec<(f64, f64)> = observed
@@ -27,7 +31,7 @@ pub fn srm_p_value(observed: &[u64], weights: &[f64]) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::vectors::{assert_close, f, load};
+    use crate::stats::vectors::{assert_close, assert_p_close, f, load};
 
     #[test]
     fn srm_matches_scipy() {
@@ -46,8 +50,13 @@ mod tests {
                 .collect();
             let (chi2, p) = srm_p_value(&observed, &weights).unwrap();
             assert_close("chi2", chi2, f(case, "chi2"));
-            assert_close("p", p, f(case, "p_value"));
+            assert_p_close("p", p, f(case, "p_value"));
         }
+    }
+
+    #[test]
+    fn counts_and_weights_of_different_lengths_have_no_test() {
+        assert!(srm_p_value(&[10, 12, 9], &[0.5, 0.5]).is_none());
     }
 
     #[test]

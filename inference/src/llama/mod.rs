@@ -27,7 +27,9 @@ use llama_cpp_2::{
 use tokio::sync::oneshot;
 
 use crate::{
-    backend::{ChatBackend, Generation, GenerationRequest, InferenceError, TextDeltas},
+    backend::{
+        CatchUpTicket, ChatBackend, Generation, GenerationRequest, InferenceError, TextDeltas,
+    },
     prompt::PromptTemplate,
 };
 
@@ -70,7 +72,7 @@ pub(crate) enum JobKind {
         deltas: Option<TextDeltas>,
         answer: oneshot::Sender<Result<Generation, InferenceError>>,
     },
-    CatchUp,
+    CatchUp(CatchUpTicket),
 }
 
 impl Job {
@@ -78,7 +80,7 @@ impl Job {
     pub fn is_abandoned(&self) -> bool {
         match &self.kind {
             JobKind::Reply { deltas, answer } => nobody_waits(answer, deltas.as_ref()),
-            JobKind::CatchUp => false,
+            JobKind::CatchUp(_) => false,
         }
     }
 
@@ -233,12 +235,13 @@ impl ChatBackend for LlamaEngine {
         })?
     }
 
-    fn catch_up(&self, request: GenerationRequest) {
-        // Best effort: a full queue means the engine has better things to do.
+    fn catch_up(&self, request: GenerationRequest, ticket: CatchUpTicket) {
+        // Best effort: a full queue means the engine has better things to do (and drops the
+        // ticket with the job).
         let _ = self.submit(Job {
             request,
             template: self.template,
-            kind: JobKind::CatchUp,
+            kind: JobKind::CatchUp(ticket),
         });
     }
 }

@@ -63,7 +63,7 @@ impl Scheduler<'_> {
         self.catch_ups
             .retain(|queued| key.is_none() || queued.request.cache_key != key);
         match job.kind {
-            JobKind::CatchUp => {
+            JobKind::CatchUp(_) => {
                 if self.catch_ups.len() >= self.slots.len() {
                     self.catch_ups.pop_front();
                 }
@@ -150,11 +150,20 @@ impl Scheduler<'_> {
                 break;
             };
             let job = self.catch_ups.pop_front().expect("a front job");
+            let JobKind::CatchUp(ticket) = job.kind else {
+                unreachable!("only catch-ups wait here")
+            };
             if let Some(prompt) =
                 catch_up_prompt(self.model, &job.request, job.template, self.slot_context)
             {
                 let key = job.request.cache_key.as_deref();
-                self.start(slot, key, Holder::CatchUp, prompt, Work::CatchUp);
+                self.start(
+                    slot,
+                    key,
+                    Holder::CatchUp,
+                    prompt,
+                    Work::CatchUp { _ticket: ticket },
+                );
             }
         }
     }
@@ -217,7 +226,7 @@ impl Scheduler<'_> {
                 budget = budget.min(CATCH_UP_WHILE_BUSY);
             }
             for (index, sequence) in self.active.iter().enumerate() {
-                if matches!(sequence.work, Work::CatchUp) != catching_up {
+                if matches!(sequence.work, Work::CatchUp { .. }) != catching_up {
                     continue;
                 }
                 let tokens = &mut self.slots.get_mut(sequence.slot).tokens;
@@ -275,7 +284,7 @@ impl Scheduler<'_> {
         );
         for (index, sequence) in self.active.iter().enumerate() {
             let done = self.slots.get(sequence.slot).tokens.len() >= sequence.prompt.len();
-            if matches!(sequence.work, Work::CatchUp) && done {
+            if matches!(sequence.work, Work::CatchUp { .. }) && done {
                 finished.push((index, None));
             }
         }

@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 
 use super::decode::sampler_for;
 use crate::{
-    backend::{FinishReason, Generation, InferenceError, TextDeltas},
+    backend::{CatchUpTicket, FinishReason, Generation, InferenceError, TextDeltas},
     reply_text::ReplyText,
     PromptTemplate,
 };
@@ -24,7 +24,11 @@ pub(super) struct Sequence {
 
 pub(super) enum Work {
     Reply(Box<Reply>),
-    CatchUp,
+    CatchUp {
+        /// Held, never read: the count of pending catch-ups ends when the sequence is dropped
+        /// (done, taken over by a reply, or failed).
+        _ticket: CatchUpTicket,
+    },
 }
 
 pub(super) struct Reply {

@@ -8,4 +8,4 @@ pub mod export;
 pub mod leaderboard;
 pub mod source;
 
-pub use source::{report_from_store, ReportFormat};
+pub use source::{report_from_store, report_from_store_on, ReportFormat};

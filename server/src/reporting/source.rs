@@ -70,11 +70,22 @@ pub fn request_for(definition: &ExperimentDefinition, as_of: NaiveDate) -> Repor
 /// The experiment's report as of `as_of`, incrementally: the day parts kept in the store are
 /// read back, the log is read from the first day without one, and the parts of finished days
 /// computed on the way are kept (the CPU part on a blocking thread).
-#[tracing::instrument(skip(store))]
 pub async fn report_from_store(
     store: &Store,
     key: &str,
     as_of: NaiveDate,
+) -> Result<Report, StoreReportError> {
+    report_from_store_on(store, key, as_of, Utc::now().date_naive()).await
+}
+
+/// [`report_from_store`] on a given UTC day (`today`): the days through the day before it are
+/// final and kept. Tests pin the clock with it.
+#[tracing::instrument(skip(store))]
+pub async fn report_from_store_on(
+    store: &Store,
+    key: &str,
+    as_of: NaiveDate,
+    today: NaiveDate,
 ) -> Result<Report, StoreReportError> {
     let row = store
         .experiment(key)
@@ -100,10 +111,7 @@ pub async fn report_from_store(
     let messages = store.message_columns_since(key, since, until).await?;
     let events = store.event_columns(key, until).await?;
     // Yesterday's messages are all in: a day is kept once the day after it is over.
-    let final_through = Utc::now()
-        .date_naive()
-        .pred_opt()
-        .context("yesterday exists")?;
+    let final_through = today.pred_opt().context("yesterday exists")?;
     let (report, run, added) = tokio::task::spawn_blocking(move || {
         let assignments =
             key_frames(&request.experiment, assignments).map_err(AnalyticsError::from)?;
