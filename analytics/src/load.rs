@@ -1,4 +1,4 @@
-//! Inputs of a report: three LazyFrames in the DESIGN schema, checked before any work is done.
+//! Inputs of a report: three LazyFrames in the docs/architecture.md schema, checked before any work is done.
 
 use std::path::{Path, PathBuf};
 
@@ -106,7 +106,7 @@ impl LogFrames {
     }
 }
 
-/// A data directory of DESIGN.md: `assignments.parquet`, `messages.parquet` or `messages/`
+/// A data directory of docs/architecture.md: `assignments.parquet`, `messages.parquet` or `messages/`
 /// (hive partitions allowed), and optionally `events.parquet` or `events/`. Only read.
 pub struct DataDir;
 

@@ -1,4 +1,4 @@
-//! The report's relational work as pure `LazyFrame -> LazyFrame` functions (DESIGN: metric
+//! The report's relational work as pure `LazyFrame -> LazyFrame` functions (docs/architecture.md: metric
 //! definitions). Nothing here collects; `report` collects every output in one query.
 
 use polars::prelude::*;
@@ -6,7 +6,7 @@ use polars::prelude::*;
 use crate::schema::{assignments as a, events as e, messages as m, micros};
 
 pub const DAY_MICROS: i64 = 86_400_000_000;
-/// Consecutive messages at most this far apart belong to one sitting (DESIGN: 1800 s).
+/// Consecutive messages at most this far apart belong to one sitting (docs/architecture.md: 1800 s).
 pub const SESSION_GAP_MICROS: i64 = 1_800_000_000;
 
 /// Columns the pipeline produces.

@@ -1,10 +1,10 @@
-//! The report of DESIGN.md ("Report JSON"): types, and `compute_report`, which runs the pipeline
+//! The report of docs/architecture.md ("Report JSON"): types, and `compute_report`, which runs the pipeline
 //! once and attaches the statistics.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::frames::{self, Collected};
+use crate::collect::{self, experiment_start, Collected};
 use crate::pipeline::{Horizon, DAY_MICROS};
 use crate::stats::{self, fit_power_law, PowerLawFit};
 use crate::{AnalyticsError, LogFrames};
@@ -14,31 +14,15 @@ pub(crate) mod build;
 mod columns;
 mod guardrails;
 
+pub use crate::request::{ArmSpec, ReportRequest};
+
 pub use attribution::{ComponentAttribution, MeanEstimate, RateEstimate};
 pub use build::retention_vs_control;
 pub use guardrails::Guardrails;
 
-/// SRM is flagged below this p-value (DESIGN).
+/// SRM is flagged below this p-value (docs/architecture.md).
 pub const SRM_WARNING_P: f64 = 0.001;
 pub const DEFAULT_WINDOW_DAYS: u32 = 30;
-
-/// What to report on. `arms` comes from the experiment definition when there is one; over bare
-/// `--data` it is `None` and arms, equal weights and blended arms are read off the data.
-#[derive(Debug, Clone)]
-pub struct ReportRequest {
-    pub experiment: String,
-    pub as_of: NaiveDate,
-    pub control: String,
-    pub window_days: u32,
-    pub arms: Option<Vec<ArmSpec>>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArmSpec {
-    pub name: String,
-    pub weight: f64,
-    pub models: Vec<String>,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -157,7 +141,7 @@ pub fn compute_report(
     request: &ReportRequest,
 ) -> Result<Report, AnalyticsError> {
     let (start_date, horizon) = prepare(frames, request)?;
-    let collected: Collected = frames::collect(
+    let collected: Collected = collect::collect(
         frames,
         &request.experiment,
         horizon,
@@ -178,7 +162,7 @@ pub(crate) fn prepare(
             request.window_days
         )));
     }
-    let start = frames::experiment_start(frames, &request.experiment)?
+    let start = experiment_start(frames, &request.experiment)?
         .ok_or_else(|| AnalyticsError::UnknownExperiment(request.experiment.clone()))?;
     let start_date = date_of_day(start.div_euclid(DAY_MICROS));
     if request.as_of < start_date {

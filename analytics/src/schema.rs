@@ -1,4 +1,4 @@
-//! The log schema of DESIGN.md: column names and the checks that give a clear error.
+//! The log schema of docs/architecture.md: column names and the checks that give a clear error.
 
 use polars::prelude::*;
 

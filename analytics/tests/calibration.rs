@@ -1,6 +1,6 @@
 //! The seeded calibration suite of `make test` (the full version is `blendlab bench calibration`).
 
-use blendlab_analytics::calibration::{run, CalibrationConfig};
+use blendlab_simulator::calibration::{run, CalibrationConfig};
 
 #[test]
 fn the_report_statistics_keep_their_promises() {

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use blendlab_analytics::report::ReportRequest;
-use blendlab_analytics::simulation::{write_parquet, Population, RandomAllocation};
 use blendlab_analytics::{compute_report, DataDir};
+use blendlab_simulator::synthetic::{write_parquet, Population, RandomAllocation};
 use serde_json::Value;
 
 fn scratch_dir(name: &str) -> PathBuf {
@@ -46,14 +46,16 @@ fn every_count_and_mean_matches_duckdb() {
     let written = write_parquet(&spec, &RandomAllocation::new(&spec.arms), &dir).unwrap();
     assert!(written.messages > 50_000, "{written:?}");
     // as_of in the middle of the log: some days are not yet eligible for late cohorts.
-    // Both polars engines must agree with DuckDB (the only test in this binary sets the variable).
+    // Both polars engines must agree with DuckDB (the only test in this binary sets the collection).
     // The report in user groups (for logs larger than memory) must agree too.
     let cases = [("streaming", 1), ("in-memory", 1), ("streaming", 3)]
         .into_iter()
         .flat_map(|case| ["2026-10-20", "2026-11-29"].map(|d| (case, d)));
     for ((engine, partitions), as_of) in cases {
-        std::env::set_var("BLENDLAB_POLARS_ENGINE", engine);
-        std::env::set_var("BLENDLAB_REPORT_PARTITIONS", partitions.to_string());
+        blendlab_analytics::collect::set_collection(blendlab_analytics::collect::Collection {
+            streaming: engine == "streaming",
+            partitions,
+        });
         let request = ReportRequest {
             experiment: spec.experiment.clone(),
             as_of: as_of.parse().unwrap(),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The DESIGN metric definitions in DuckDB SQL, independent of the polars pipeline.
+"""The metric definitions of docs/architecture.md in DuckDB SQL, independent of the polars pipeline.
 
 Usage: duckdb_report.py DATA_DIR EXPERIMENT AS_OF WINDOW  -> JSON on stdout:
 {arm: {"users": n, "days": {k: {"eligible", "retained", "time_mean", "messages_mean"}},

@@ -4,8 +4,8 @@
 
 use blendlab_analytics::compare::assert_reports_match;
 use blendlab_analytics::report::ReportRequest;
-use blendlab_analytics::simulation::{write_parquet, Population, RandomAllocation};
 use blendlab_analytics::{compute_report, compute_report_incremental, DataDir, StateDir};
+use blendlab_simulator::synthetic::{write_parquet, Population, RandomAllocation};
 use chrono::NaiveDate;
 use polars::prelude::*;
 

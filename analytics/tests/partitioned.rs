@@ -4,8 +4,8 @@
 
 use blendlab_analytics::compare::assert_reports_match;
 use blendlab_analytics::report::ReportRequest;
-use blendlab_analytics::simulation::{write_parquet, Population, RandomAllocation};
 use blendlab_analytics::{compute_report, DataDir};
+use blendlab_simulator::synthetic::{write_parquet, Population, RandomAllocation};
 
 #[test]
 fn the_report_in_user_groups_equals_the_single_pass() {
@@ -22,7 +22,10 @@ fn the_report_in_user_groups_equals_the_single_pass() {
         arms: None,
     };
     let report = |partitions: u32| {
-        std::env::set_var("BLENDLAB_REPORT_PARTITIONS", partitions.to_string());
+        blendlab_analytics::collect::set_collection(blendlab_analytics::collect::Collection {
+            streaming: true,
+            partitions,
+        });
         let report = compute_report(&DataDir::scan(&dir).unwrap(), &request).unwrap();
         serde_json::to_value(report).unwrap()
     };

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use blendlab_analytics::simulation::{
+use blendlab_simulator::synthetic::{
     simulate, LogSink, Population, RandomAllocation, SimAssignment, SimConversation, SimEvent,
     SimMessage, SimSummary,
 };

@@ -1,8 +1,8 @@
 //! Which arm a user is in: a pure function of (salt, user id, weights, coverage).
 
 use crate::{
+    experiment::{Arm, Experiment},
     hashing::{choose_bucket, growthbook_hash_v2},
-    validate::{Arm, Experiment},
 };
 
 impl Experiment {

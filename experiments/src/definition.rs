@@ -79,6 +79,19 @@ impl ExperimentDefinition {
     }
 }
 
+/// Reads a definition file: JSON when the name ends in `.json`, TOML otherwise.
+pub fn read_definition(path: &std::path::Path) -> anyhow::Result<ExperimentDefinition> {
+    use anyhow::Context as _;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let parsed = if path.extension().is_some_and(|e| e == "json") {
+        ExperimentDefinition::from_json(&text).map_err(anyhow::Error::from)
+    } else {
+        ExperimentDefinition::from_toml(&text).map_err(anyhow::Error::from)
+    };
+    parsed.with_context(|| format!("parsing {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,13 +3,13 @@
 
 mod assignment;
 mod definition;
+mod experiment;
 mod hashing;
 mod names;
 mod policy;
-mod validate;
 
-pub use definition::{ArmDefinition, Audience, ExperimentDefinition, PolicyName};
+pub use definition::{read_definition, ArmDefinition, Audience, ExperimentDefinition, PolicyName};
+pub use experiment::{Arm, Experiment, ValidationErrors};
 pub use hashing::{bucket_ranges, choose_bucket, fnv1a32, growthbook_hash_v2};
 pub use names::{ArmName, ExperimentKey, NameError};
 pub use policy::{turn_entropy, BlendPolicy, TurnDraw};
-pub use validate::{Arm, Experiment, ValidationErrors};

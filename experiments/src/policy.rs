@@ -4,8 +4,6 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::validate::Arm;
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum BlendPolicy {
     /// Every component with probability 1/n: the paper's blend.
@@ -43,21 +41,9 @@ pub fn turn_entropy(salt: &str, conversation_id: &str, turn: u32) -> (f64, u32) 
     )
 }
 
-impl Arm {
-    pub fn draw_component(&self, salt: &str, conversation_id: &str, turn: u32) -> TurnDraw {
-        let (u, sampling_seed) = turn_entropy(salt, conversation_id, turn);
-        let (model_index, probability) = self.policy.choose(u, self.models.len());
-        TurnDraw {
-            model_index,
-            probability,
-            sampling_seed,
-        }
-    }
-}
-
 impl BlendPolicy {
     /// Maps a uniform `u` in `[0, 1)` to a component index and its probability.
-    fn choose(&self, u: f64, n: usize) -> (usize, f64) {
+    pub(crate) fn choose(&self, u: f64, n: usize) -> (usize, f64) {
         match self {
             Self::Uniform => (((u * n as f64) as usize).min(n - 1), 1.0 / n as f64),
             Self::Weighted(weights) => {
@@ -81,7 +67,7 @@ mod tests {
     use statrs::distribution::{ChiSquared, ContinuousCDF};
 
     use super::*;
-    use crate::{ArmName, BlendPolicy};
+    use crate::{Arm, ArmName, BlendPolicy};
 
     fn arm(policy: BlendPolicy) -> Arm {
         Arm {

@@ -52,14 +52,13 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
-    pub fn rate_limited(key: &crate::auth::ClientKey, wait: std::time::Duration) -> Self {
+    /// A client key over its limit: which key, its limit, and when to come back.
+    pub fn rate_limited(key_id: &str, requests_per_minute: u32, wait: std::time::Duration) -> Self {
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
-                "client key {} is limited to {} requests a minute; retry in {:.1} s",
-                key.key_id,
-                key.requests_per_minute,
+                "client key {key_id} is limited to {requests_per_minute} requests a minute; retry in {:.1} s",
                 wait.as_secs_f64()
             ),
         );
@@ -95,11 +94,11 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(error: crate::store::StoreError) -> Self {
+impl From<blendlab_store::StoreError> for ApiError {
+    fn from(error: blendlab_store::StoreError) -> Self {
         match error {
-            crate::store::StoreError::Conflict(m) => Self::conflict("conflict", m),
-            crate::store::StoreError::Unexpected(e) => Self::unexpected(e),
+            blendlab_store::StoreError::Conflict(m) => Self::conflict("conflict", m),
+            blendlab_store::StoreError::Unexpected(e) => Self::unexpected(e),
         }
     }
 }
@@ -226,4 +225,26 @@ pub fn query_error(error: QueryPayloadError, request: &HttpRequest) -> actix_web
 pub async fn not_found(request: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
     let message = format!("no route for {} {}", request.method(), request.path());
     Err(shaped(&request, ApiError::not_found("not_found", message)))
+}
+
+/// Every error body: `{"error": {"code", "message"}}` on `/api/*`; OpenAI's
+/// `{"error": {"message", "type", "code", "param"}}` on `/v1/*`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Described for the OpenAPI document; `ApiError` builds the bodies.
+pub struct ApiErrorBody {
+    error: ApiErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ApiErrorDetail {
+    /// A stable, machine-readable code such as `invalid_request` or `experiment_not_found`.
+    code: String,
+    /// What was wrong, for people.
+    message: String,
+    /// `/v1/*` only: OpenAI's error type, such as `invalid_request_error`.
+    #[schema(rename = "type")]
+    kind: Option<String>,
+    /// `/v1/*` only: the request field at fault, when there is one.
+    param: Option<String>,
 }

@@ -6,7 +6,7 @@
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{NewEvent, Store, StoreError, TurnWrite};
+use blendlab_store::{NewEvent, Store, StoreError, TurnWrite};
 
 /// Writes whole requests' items in one transaction: all of them or none.
 type WriteGroup<T> = for<'a> fn(&'a Store, &'a [&'a T]) -> BoxFuture<'a, Result<(), StoreError>>;

@@ -1,23 +1,11 @@
-//! `GET /metrics` in Prometheus' text format: requests by route and status with latency
-//! histograms, tokens per model, admitted chats and replies in progress, exposures per arm and
-//! database errors. Counters live in this process; Prometheus sums replicas.
+//! The counters behind `GET /metrics` (`routes/metrics.rs`) and their Prometheus text format:
+//! requests by route and status with latency histograms, tokens per model, admitted chats and
+//! replies in progress, exposures per arm and database errors. Counters live in this process;
+//! Prometheus sums replicas.
 
-use std::{
-    collections::BTreeMap,
-    fmt::Write as _,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, fmt::Write as _, sync::Mutex, time::Duration};
 
-use actix_web::{
-    body::MessageBody,
-    dev::{ServiceRequest, ServiceResponse},
-    http::header::{HeaderName, HeaderValue},
-    middleware::Next,
-    web, HttpMessage, HttpResponse,
-};
-
-use crate::state::AppState;
+use blendlab_inference::ModelRegistry;
 
 /// Upper bounds, in seconds, of the latency histogram's buckets: from an event batch to a long
 /// reply on a busy CPU.
@@ -52,7 +40,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn record_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    pub fn record_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         *self
             .requests
             .lock()
@@ -117,186 +105,153 @@ impl Drop for ReplyInProgress<'_> {
     }
 }
 
-/// Middleware: counts and times every request by its route pattern (not its path, so ids do not
-/// explode the label set), and returns the request id the logs carry as `x-request-id`.
-pub async fn record(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let request_id = request
-        .extensions()
-        .get::<tracing_actix_web::RequestId>()
-        .map(|id| id.to_string());
-    let state = request.app_data::<web::Data<AppState>>().cloned();
-    let mut response = next.call(request).await?;
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    if let Some(state) = state {
-        let status = response.status().as_u16();
-        state
-            .metrics
-            .record_request(&route, &method, status, started.elapsed());
-    }
-    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("x-request-id"), id);
-    }
-    Ok(response)
-}
-
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
-    responses((status = 200, description = "Prometheus text format 0.0.4")))]
-#[tracing::instrument(name = "api.metrics", skip_all)]
-pub async fn render(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(exposition(&state))
-}
-
-fn exposition(state: &AppState) -> String {
-    let metrics = &state.metrics;
-    let mut out = String::new();
-    family(
-        &mut out,
-        "blendlab_http_requests_total",
-        "counter",
-        "HTTP requests answered, by route pattern, method and status.",
-    );
-    for ((route, method, status), n) in metrics.requests.lock().unwrap().iter() {
-        sample(
+impl Metrics {
+    /// Every family in Prometheus' text format, with the gauges the registry does not own passed
+    /// in: the models' pending catch-ups and the chat admission counts.
+    pub fn exposition(
+        &self,
+        models: &ModelRegistry,
+        chat_capacity: usize,
+        chats_admitted: usize,
+    ) -> String {
+        let metrics = self;
+        let mut out = String::new();
+        family(
             &mut out,
             "blendlab_http_requests_total",
-            &[
-                ("route", route),
-                ("method", method),
-                ("status", &status.to_string()),
-            ],
-            *n as f64,
+            "counter",
+            "HTTP requests answered, by route pattern, method and status.",
         );
-    }
-    family(
-        &mut out,
-        "blendlab_http_request_duration_seconds",
-        "histogram",
-        "Time to the response head (a stream's first event), by route pattern.",
-    );
-    for (route, histogram) in metrics.latency.lock().unwrap().iter() {
-        let name = "blendlab_http_request_duration_seconds";
-        let mut cumulative = 0;
-        for (le, n) in LATENCY_BUCKETS.iter().zip(histogram.counts) {
-            cumulative += n;
+        for ((route, method, status), n) in metrics.requests.lock().unwrap().iter() {
+            sample(
+                &mut out,
+                "blendlab_http_requests_total",
+                &[
+                    ("route", route),
+                    ("method", method),
+                    ("status", &status.to_string()),
+                ],
+                *n as f64,
+            );
+        }
+        family(
+            &mut out,
+            "blendlab_http_request_duration_seconds",
+            "histogram",
+            "Time to the response head (a stream's first event), by route pattern.",
+        );
+        for (route, histogram) in metrics.latency.lock().unwrap().iter() {
+            let name = "blendlab_http_request_duration_seconds";
+            let mut cumulative = 0;
+            for (le, n) in LATENCY_BUCKETS.iter().zip(histogram.counts) {
+                cumulative += n;
+                sample(
+                    &mut out,
+                    &format!("{name}_bucket"),
+                    &[("route", route), ("le", &le.to_string())],
+                    cumulative as f64,
+                );
+            }
             sample(
                 &mut out,
                 &format!("{name}_bucket"),
-                &[("route", route), ("le", &le.to_string())],
-                cumulative as f64,
+                &[("route", route), ("le", "+Inf")],
+                histogram.count as f64,
+            );
+            sample(
+                &mut out,
+                &format!("{name}_sum"),
+                &[("route", route)],
+                histogram.sum,
+            );
+            sample(
+                &mut out,
+                &format!("{name}_count"),
+                &[("route", route)],
+                histogram.count as f64,
             );
         }
-        sample(
-            &mut out,
-            &format!("{name}_bucket"),
-            &[("route", route), ("le", "+Inf")],
-            histogram.count as f64,
-        );
-        sample(
-            &mut out,
-            &format!("{name}_sum"),
-            &[("route", route)],
-            histogram.sum,
-        );
-        sample(
-            &mut out,
-            &format!("{name}_count"),
-            &[("route", route)],
-            histogram.count as f64,
-        );
-    }
-    family(
-        &mut out,
-        "blendlab_tokens_total",
-        "counter",
-        "Tokens per model: prompt tokens in, generated tokens out.",
-    );
-    for ((model, direction), n) in metrics.tokens.lock().unwrap().iter() {
-        sample(
+        family(
             &mut out,
             "blendlab_tokens_total",
-            &[("model", model), ("direction", direction)],
-            *n as f64,
+            "counter",
+            "Tokens per model: prompt tokens in, generated tokens out.",
         );
-    }
-    family(
-        &mut out,
-        "blendlab_replies_in_progress",
-        "gauge",
-        "Replies being generated or waiting for the engine, per model.",
-    );
-    for (model, n) in metrics.replies_in_progress.lock().unwrap().iter() {
-        sample(
+        for ((model, direction), n) in metrics.tokens.lock().unwrap().iter() {
+            sample(
+                &mut out,
+                "blendlab_tokens_total",
+                &[("model", model), ("direction", direction)],
+                *n as f64,
+            );
+        }
+        family(
             &mut out,
             "blendlab_replies_in_progress",
-            &[("model", model)],
-            *n as f64,
+            "gauge",
+            "Replies being generated or waiting for the engine, per model.",
         );
-    }
-    family(
-        &mut out,
-        "blendlab_catch_ups_pending",
-        "gauge",
-        "Background catch-ups of blend components waiting or under way, per model.",
-    );
-    for model in state.models.models() {
-        sample(
+        for (model, n) in metrics.replies_in_progress.lock().unwrap().iter() {
+            sample(
+                &mut out,
+                "blendlab_replies_in_progress",
+                &[("model", model)],
+                *n as f64,
+            );
+        }
+        family(
             &mut out,
             "blendlab_catch_ups_pending",
-            &[("model", model.id())],
-            model.catch_ups_pending() as f64,
+            "gauge",
+            "Background catch-ups of blend components waiting or under way, per model.",
         );
-    }
-    let capacity = state.settings.max_concurrent_chats;
-    let admitted = capacity.saturating_sub(state.chat_permits.available_permits());
-    family(&mut out, "blendlab_chat_admitted", "gauge",
+        for model in models.models() {
+            sample(
+                &mut out,
+                "blendlab_catch_ups_pending",
+                &[("model", model.id())],
+                model.catch_ups_pending() as f64,
+            );
+        }
+        let (capacity, admitted) = (chat_capacity, chats_admitted);
+        family(&mut out, "blendlab_chat_admitted", "gauge",
         "Chat requests admitted (queued or running); at blendlab_chat_capacity the server answers 429.");
-    sample(&mut out, "blendlab_chat_admitted", &[], admitted as f64);
-    family(
-        &mut out,
-        "blendlab_chat_capacity",
-        "gauge",
-        "Chat requests admitted at most.",
-    );
-    sample(&mut out, "blendlab_chat_capacity", &[], capacity as f64);
-    family(
-        &mut out,
-        "blendlab_exposures_total",
-        "counter",
-        "Users newly exposed by this replica, per experiment and arm.",
-    );
-    for ((experiment, arm), n) in metrics.exposures.lock().unwrap().iter() {
-        sample(
+        sample(&mut out, "blendlab_chat_admitted", &[], admitted as f64);
+        family(
+            &mut out,
+            "blendlab_chat_capacity",
+            "gauge",
+            "Chat requests admitted at most.",
+        );
+        sample(&mut out, "blendlab_chat_capacity", &[], capacity as f64);
+        family(
             &mut out,
             "blendlab_exposures_total",
-            &[("experiment", experiment), ("arm", arm)],
-            *n as f64,
+            "counter",
+            "Users newly exposed by this replica, per experiment and arm.",
         );
+        for ((experiment, arm), n) in metrics.exposures.lock().unwrap().iter() {
+            sample(
+                &mut out,
+                "blendlab_exposures_total",
+                &[("experiment", experiment), ("arm", arm)],
+                *n as f64,
+            );
+        }
+        family(
+            &mut out,
+            "blendlab_database_errors_total",
+            "counter",
+            "Store operations that failed other than by a conflict.",
+        );
+        sample(
+            &mut out,
+            "blendlab_database_errors_total",
+            &[],
+            blendlab_store::database_errors() as f64,
+        );
+        out
     }
-    family(
-        &mut out,
-        "blendlab_database_errors_total",
-        "counter",
-        "Store operations that failed other than by a conflict.",
-    );
-    sample(
-        &mut out,
-        "blendlab_database_errors_total",
-        &[],
-        crate::store::database_errors() as f64,
-    );
-    out
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -10,12 +10,12 @@ use tokio::sync::Semaphore;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    auth::{AdminToken, ClientKeys},
+    auth::{AdminToken, ClientKeys, Credentials},
     config::ServerConfig,
     error, routes,
     state::AppState,
-    store::Store,
 };
+use blendlab_store::Store;
 
 pub struct Settings {
     /// `HOST:PORT`; port 0 picks a free one.
@@ -51,14 +51,16 @@ impl Application {
         let state = web::Data::new(AppState {
             events,
             turns,
-            keys: ClientKeys::new(store.clone()),
+            credentials: web::Data::new(Credentials {
+                admin_token,
+                keys: ClientKeys::new(store.clone()),
+            }),
             metrics: Default::default(),
             live_reports: crate::reporting::leaderboard::LiveReports::new(
                 std::time::Duration::from_secs(server_settings.live_report_ttl_s),
             ),
             store,
             models,
-            admin_token,
             chat_permits: Arc::new(Semaphore::new(server_settings.max_concurrent_chats)),
             settings: server_settings.clone(),
         });
@@ -69,9 +71,12 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 // Inside the logger, so the request id it draws is there to return.
-                .wrap(actix_web::middleware::from_fn(crate::metrics::record))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::routes::record_metrics,
+                ))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
+                .app_data(state.credentials.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(body_limit)

@@ -4,11 +4,11 @@ use blendlab_inference::ModelRegistry;
 use tokio::sync::Semaphore;
 
 use crate::{
-    auth::{AdminToken, ClientKeys},
+    auth::Credentials,
     config::ServerSettings,
     group_commit::{EventWriter, TurnWriter},
-    store::Store,
 };
+use blendlab_store::Store;
 
 /// What every handler shares.
 pub struct AppState {
@@ -18,9 +18,8 @@ pub struct AppState {
     /// Chat turns go through here: logged with other requests' turns in one commit.
     pub turns: TurnWriter,
     pub models: ModelRegistry,
-    pub admin_token: AdminToken,
-    /// Client API keys: verification and per-key rate limits.
-    pub keys: ClientKeys,
+    /// The admin token and client keys, also registered on their own for the extractors.
+    pub credentials: actix_web::web::Data<Credentials>,
     pub metrics: crate::metrics::Metrics,
     /// Today's reports computed for the leaderboard, reused for a while.
     pub live_reports: crate::reporting::leaderboard::LiveReports,

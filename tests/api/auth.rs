@@ -1,5 +1,5 @@
 //! Every route with no token, a wrong token, a revoked or malformed key, and a client key where
-//! only the admin may go (DESIGN: 401 means missing or invalid credentials, 403 valid ones
+//! only the admin may go (docs/architecture.md: 401 means missing or invalid credentials, 403 valid ones
 //! without the right).
 
 use blendlab_tests::{example_definition, spawn_app, TestApp};

@@ -1,7 +1,7 @@
 use blendlab_analytics::{compute_report, DataDir};
 use blendlab_server::reporting::source::request_for;
 use blendlab_server::reporting::{daily, export, report_from_store};
-use blendlab_server::store::Store;
+use blendlab_store::Store;
 use blendlab_tests::{example_definition, spawn_app, TestApp};
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::json;

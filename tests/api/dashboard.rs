@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use blendlab_experiments::{Experiment, ExperimentDefinition};
-use blendlab_server::{config::ServerConfig, reporting::daily, simulate, store::Store};
+use blendlab_server::{config::ServerConfig, reporting::daily};
+use blendlab_simulator::simulate;
+use blendlab_store::Store;
 use blendlab_tests::{database_url, spawn_app_in, TempDir, ADMIN_TOKEN};
 use chrono::{Duration, Utc};
 

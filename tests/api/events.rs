@@ -89,7 +89,7 @@ async fn concurrent_batches_are_all_stored_once_acknowledged() {
 }
 
 /// `blendlab bench ingest` runs end to end and finds every acknowledged event stored (its figures
-/// are in the README; this only checks that it works and that its loss check holds).
+/// are in docs/benchmarks.md; this only checks that it works and that its loss check holds).
 #[tokio::test]
 async fn the_ingest_benchmark_runs_and_loses_nothing() {
     let output = tokio::process::Command::new(blendlab_tests::blendlab_binary())
@@ -136,10 +136,8 @@ async fn concurrent_turns_commit_together_and_a_lost_race_fails_alone() {
 }
 
 async fn turns_commit_together(url: &str) {
-    use blendlab_server::{
-        group_commit::TurnWriter,
-        store::{ConversationRow, NewMessage, Store, StoreError, TurnWrite},
-    };
+    use blendlab_server::group_commit::TurnWriter;
+    use blendlab_store::{ConversationRow, NewMessage, Store, StoreError, TurnWrite};
     let store = Store::connect(url).await.unwrap();
     let writer = TurnWriter::start(store.clone());
     let now = chrono::Utc::now();

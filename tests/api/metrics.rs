@@ -76,7 +76,7 @@ async fn metrics_count_requests_tokens_and_exposures_as_sent() {
         assert_eq!(status, 404);
     }
 
-    let errors_before = blendlab_server::store::database_errors();
+    let errors_before = blendlab_store::database_errors();
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"]
@@ -88,7 +88,7 @@ async fn metrics_count_requests_tokens_and_exposures_as_sent() {
         "{content_type}"
     );
     let text = response.text().await.unwrap();
-    let errors_after = blendlab_server::store::database_errors();
+    let errors_after = blendlab_store::database_errors();
     let samples = parse_with_prometheus_client(&text);
     let get = |key: &str| {
         samples

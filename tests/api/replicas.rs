@@ -53,9 +53,7 @@ async fn two_replicas_on_one_postgres_database_behave_as_one_server() {
         assert_eq!((status_a, status_b), (200, 200), "{on_a} {on_b}");
         assert_eq!(on_a["arm"], on_b["arm"], "{user}");
     }
-    let store = blendlab_server::store::Store::connect(&database.url)
-        .await
-        .unwrap();
+    let store = blendlab_store::Store::connect(&database.url).await.unwrap();
     let exposures: i64 = store
         .exposure_count("chai-blend")
         .await

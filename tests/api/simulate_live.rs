@@ -1,6 +1,6 @@
 //! `blendlab simulate --live`: real HTTP chat traffic with the real model against a running app.
 
-use blendlab_server::simulate::{drive, LiveArgs};
+use blendlab_simulator::simulate::{drive, LiveArgs};
 use blendlab_tests::{example_definition, spawn_app, ADMIN_TOKEN};
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! and on a fresh PostgreSQL database. Replicas and reports rely on exactly these guarantees.
 
 use blendlab_experiments::ExperimentDefinition;
-use blendlab_server::store::{
+use blendlab_store::{
     ClientKeyRow, ConversationRow, ExperimentStatus, NewEvent, NewMessage, SimulatedAssignment,
     SimulatedBatch, SimulatedConversation, SimulatedMessage, Store, StoreError,
 };
@@ -527,13 +527,11 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
     use blendlab_analytics::report::day_number;
     use blendlab_analytics::{compute_report, DataDir};
     use blendlab_experiments::Experiment;
-    use blendlab_server::{
-        reporting::{
-            export, report_from_store_on,
-            source::{part_series, request_for},
-        },
-        simulate,
+    use blendlab_server::reporting::{
+        export, report_from_store_on,
+        source::{part_series, request_for},
     };
+    use blendlab_simulator::simulate;
 
     let (sqlite, postgres) = (Fresh::sqlite().await, Fresh::postgres().await);
     let experiment = Experiment::parse(definition(), |_| true).unwrap();

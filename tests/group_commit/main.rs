@@ -6,10 +6,8 @@
 /// alone, not the good ones that happened to share its transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_group_commit_fails_its_writes_and_stores_none_of_them() {
-    use blendlab_server::{
-        group_commit::EventWriter,
-        store::{NewEvent, Store},
-    };
+    use blendlab_server::group_commit::EventWriter;
+    use blendlab_store::{NewEvent, Store};
 
     let dir = blendlab_tests::TempDir::new("group-commit");
     let url = blendlab_tests::database_url(&dir);
@@ -24,7 +22,7 @@ async fn a_failed_group_commit_fails_its_writes_and_stores_none_of_them() {
     .await
     .unwrap();
     let writer = EventWriter::start(store.clone());
-    let errors_before = blendlab_server::store::database_errors();
+    let errors_before = blendlab_store::database_errors();
     let writes = (0..24).map(|w| {
         let writer = writer.clone();
         let events: Vec<NewEvent> = (0..50)
@@ -65,7 +63,7 @@ async fn a_failed_group_commit_fails_its_writes_and_stores_none_of_them() {
     // `/metrics` counts each refused write: the five poisoned writes, each once alone, plus each
     // group that held one. This binary runs this test alone, so nothing else moves the
     // process-wide counter.
-    let refused = blendlab_server::store::database_errors() - errors_before;
+    let refused = blendlab_store::database_errors() - errors_before;
     assert!(
         (5..=10).contains(&refused),
         "{refused} database errors counted"

@@ -9,7 +9,7 @@ use super::{
     attribution, guardrails, power_laws, ArmReport, EngagementDay, MeanVsControl, PowerLaws,
     Report, ReportRequest, RetentionDay, RetentionVsControl, Srm, SrmArm, SRM_WARNING_P,
 };
-use crate::frames::Collected;
+use crate::collect::Collected;
 use crate::pipeline::{out, Horizon};
 use crate::schema::{assignments as a, messages as m};
 use crate::stats::{self, MeanSummary, ProportionCounts, ALPHA};

@@ -4,11 +4,13 @@
 //! inference; it batches every running reply into each decode step.
 
 mod decode;
+#[cfg(feature = "bench")]
 mod raw_decode;
 mod scheduler;
 mod sequence;
 mod slots;
 
+#[cfg(feature = "bench")]
 pub use raw_decode::{raw_decode, RawDecode};
 
 use std::{

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::constant_time_eq;
-use crate::store::{ClientKeyRow, Store, StoreError};
+use blendlab_store::{ClientKeyRow, Store, StoreError};
 
 /// Every client key starts with this, so a key is recognisable in a leaked config or log.
 pub const KEY_PREFIX: &str = "blk_";

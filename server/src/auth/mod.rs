@@ -1,4 +1,4 @@
-//! Bearer-token credentials (DESIGN: 401 vs 403). The admin token (`BLENDLAB_ADMIN_TOKEN`) is
+//! Bearer-token credentials (docs/architecture.md: 401 vs 403). The admin token (`BLENDLAB_ADMIN_TOKEN`) is
 //! accepted everywhere and never rate-limited; client keys work on chat, events and their own
 //! conversations, each under its own rate limit.
 
@@ -10,10 +10,15 @@ use sha2::{Digest, Sha256};
 
 pub use client_keys::{issue, ClientKey, ClientKeys, IssuedKey, KEY_PREFIX};
 
-use crate::{
-    error::{shaped, ApiError},
-    state::AppState,
-};
+use crate::error::{shaped, ApiError};
+
+/// What the extractors check a bearer token against, registered as its own app data so that
+/// credentials do not depend on the rest of the server's state.
+pub struct Credentials {
+    pub admin_token: AdminToken,
+    /// Client API keys: verification and per-key rate limits.
+    pub keys: ClientKeys,
+}
 
 /// The admin token, kept as its SHA-256 so comparisons take the same time whatever the input.
 #[derive(Clone)]
@@ -92,10 +97,10 @@ impl Caller {
     }
 }
 
-fn state(request: &HttpRequest) -> web::Data<AppState> {
+fn credentials(request: &HttpRequest) -> web::Data<Credentials> {
     request
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered")
+        .app_data::<web::Data<Credentials>>()
+        .expect("Credentials are registered")
         .clone()
 }
 
@@ -104,11 +109,11 @@ async fn identify(request: &HttpRequest) -> Result<Option<Caller>, ApiError> {
     let Some(token) = bearer(request) else {
         return Ok(None);
     };
-    let state = state(request);
-    if state.admin_token.matches(token) {
+    let credentials = credentials(request);
+    if credentials.admin_token.matches(token) {
         return Ok(Some(Caller::Admin));
     }
-    Ok(state.keys.verify(token).await?.map(Caller::Client))
+    Ok(credentials.keys.verify(token).await?.map(Caller::Client))
 }
 
 /// Runs [`identify`] for an extractor and turns its verdict into the extractor's value or the
@@ -136,10 +141,9 @@ impl FromRequest for Caller {
         extract_with(request, |request, caller| {
             let caller = caller.ok_or_else(ApiError::unauthorized)?;
             if let Caller::Client(key) = &caller {
-                state(request)
-                    .keys
-                    .admit(key)
-                    .map_err(|wait| ApiError::rate_limited(key, wait))?;
+                credentials(request).keys.admit(key).map_err(|wait| {
+                    ApiError::rate_limited(&key.key_id, key.requests_per_minute, wait)
+                })?;
             }
             Ok(caller)
         })

@@ -3,7 +3,7 @@
 use blendlab_experiments::{Arm, Audience, Experiment};
 use chrono::{DateTime, Utc};
 
-use crate::store::{ExperimentRow, Store, StoreError};
+use blendlab_store::{ExperimentRow, Store, StoreError};
 
 /// The arm `user_id` is enrolled in, given when the user was first seen.
 /// `new_users` experiments enroll only users first seen at or after the start.

@@ -1,7 +1,8 @@
 use actix_web::http::StatusCode;
 use blendlab_inference::InferenceError;
 
-use crate::{error::ApiError, store::StoreError};
+use crate::error::ApiError;
+use blendlab_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {

@@ -7,10 +7,8 @@ use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{enrolled_arm, ChatError};
-use crate::{
-    state::AppState,
-    store::{ConversationRow, ExperimentRow, ExperimentStatus, NewMessage, TurnWrite},
-};
+use crate::state::AppState;
+use blendlab_store::{ConversationRow, ExperimentRow, ExperimentStatus, NewMessage, TurnWrite};
 
 /// What the caller addressed: an experiment (the server picks arm and component) or one model.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use blendlab_analytics::AnalyticsError;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::source::{report_from_store, StoreReportError};
-use crate::store::{ExperimentStatus, Store};
+use blendlab_store::{ExperimentStatus, Store};
 
 /// Minutes after midnight UTC at which the day's run starts, leaving in-flight replies of the
 /// previous day time to land.

@@ -1,4 +1,4 @@
-//! `blendlab export`: the store as the DESIGN log schema, day-partitioned Parquet that polars,
+//! `blendlab export`: the store as the log schema of docs/architecture.md, day-partitioned Parquet that polars,
 //! DuckDB, Spark and Trino read as they are.
 //!
 //! Layout: `assignments.parquet` (rewritten each run), `messages/date=YYYY-MM-DD/part-0.parquet`
@@ -18,11 +18,11 @@ use clap::Args;
 use polars::prelude::*;
 
 use super::source::{event_frame, message_frame};
-use crate::store::Store;
+use blendlab_store::Store;
 
 #[derive(Args)]
 pub struct ExportArgs {
-    #[arg(long, env = "BLENDLAB_DB", default_value = crate::cli::DEFAULT_DB)]
+    #[arg(long, env = "BLENDLAB_DB", default_value = blendlab_store::DEFAULT_DATABASE_URL)]
     db: String,
     /// The warehouse directory (created when missing).
     #[arg(long)]
@@ -104,7 +104,7 @@ fn partition(out: &Path, table: &str, date: NaiveDate) -> PathBuf {
 
 fn assignments_frame(
     experiments: Vec<String>,
-    columns: crate::store::AssignmentColumns,
+    columns: blendlab_store::AssignmentColumns,
 ) -> PolarsResult<DataFrame> {
     let assigned_at = datetime_column("assigned_at", columns.assigned_at);
     DataFrame::new_infer_height(vec![

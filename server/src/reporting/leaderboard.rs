@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::source::{report_from_store, StoreReportError};
-use crate::store::{ExperimentRow, ExperimentStatus, Store};
+use blendlab_store::{ExperimentRow, ExperimentStatus, Store};
 
 /// The days the leaderboard quotes, as in the paper's headline.
 const HEADLINE_DAYS: [u32; 3] = [1, 7, 30];

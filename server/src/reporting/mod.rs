@@ -1,8 +1,6 @@
-//! The report over the store: the store's log as LazyFrames, the definition's arms, and the
-//! commands `report`, `plan` and `bench analytics`.
+//! The report over the store: the store's log as LazyFrames, the definition's arms, the daily
+//! job, the leaderboard and the Parquet export.
 
-pub mod bench;
-pub mod command;
 pub mod daily;
 pub mod export;
 pub mod leaderboard;

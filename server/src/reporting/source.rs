@@ -1,7 +1,7 @@
 //! From the store to the analytics input: the same frames a Parquet directory gives.
 
 use anyhow::Context as _;
-use blendlab_analytics::incremental::{first_day_to_read, PartKey, PartsInMemory};
+use blendlab_analytics::collect::daily::{first_day_to_read, PartKey, PartsInMemory};
 use blendlab_analytics::load::SourceNames;
 use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{day_number, ArmSpec, ReportRequest};
@@ -11,7 +11,7 @@ use blendlab_experiments::ExperimentDefinition;
 use chrono::{NaiveDate, Utc};
 use polars::prelude::*;
 
-use crate::store::{AssignmentColumns, EventColumns, MessageColumns, Store, StoreError};
+use blendlab_store::{AssignmentColumns, EventColumns, MessageColumns, Store, StoreError};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize, utoipa::ToSchema,

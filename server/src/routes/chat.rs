@@ -2,7 +2,7 @@
 //! the reply arrives as server-sent events: `turn` (ids, arm, component), `delta` pieces, then
 //! `done` with the same body as the non-streaming response, or `error`.
 
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::ExperimentKey;
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! `GET /api/v1/conversations/{id}`: a stored conversation with every message.
 
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! `POST /api/v1/events`: engagement signals (feedback, retries, app opens), up to 1,000 a batch.
 
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -11,8 +11,8 @@ use crate::{
     chat::{validate_user_id, ChatError},
     error::ApiError,
     state::AppState,
-    store::NewEvent,
 };
+use blendlab_store::NewEvent;
 
 pub const MAX_EVENTS_PER_BATCH: usize = 1000;
 

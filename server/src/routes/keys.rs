@@ -1,13 +1,14 @@
 //! Admin: client API keys. `POST /api/v1/keys` shows the key once; the store keeps its SHA-256.
 //! `GET /api/v1/keys` lists them without secrets; `DELETE /api/v1/keys/{id}` revokes one.
 
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::{auth::Admin, error::ApiError, state::AppState, store::ClientKeyRow};
+use crate::{auth::Admin, error::ApiError, state::AppState};
+use blendlab_store::ClientKeyRow;
 
 const MAX_REQUESTS_PER_MINUTE: u32 = 1_000_000;
 
@@ -93,6 +94,6 @@ pub async fn revoke(
             format!("no client key has id {:?}", path.as_str()),
         )
     })?;
-    state.keys.forget(&row.key_id);
+    state.credentials.keys.forget(&row.key_id);
     Ok(HttpResponse::Ok().json(view(&row)))
 }

@@ -8,6 +8,7 @@ mod experiments;
 mod health;
 mod keys;
 mod leaderboard;
+mod metrics;
 mod openai;
 pub mod openapi;
 mod streaming;
@@ -15,11 +16,13 @@ mod users;
 
 use actix_web::web;
 
+pub use metrics::record as record_metrics;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(dashboard::configure)
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(crate::metrics::render))
+        .route("/metrics", web::get().to(metrics::render))
         .route("/openapi.json", web::get().to(openapi::document))
         .service(
             web::scope("/api/v1")

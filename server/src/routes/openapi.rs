@@ -3,32 +3,11 @@
 //! `make test` fuzzes the running server from it with schemathesis (tests/api/openapi.rs).
 
 use actix_web::HttpResponse;
+
 use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-    Modify, OpenApi, ToSchema,
+    Modify, OpenApi,
 };
-
-/// Every error body: `{"error": {"code", "message"}}` on `/api/*`; OpenAI's
-/// `{"error": {"message", "type", "code", "param"}}` on `/v1/*`.
-#[derive(ToSchema)]
-#[allow(dead_code)] // Described here; error.rs builds the bodies.
-pub struct ApiErrorBody {
-    error: ApiErrorDetail,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct ApiErrorDetail {
-    /// A stable, machine-readable code such as `invalid_request` or `experiment_not_found`.
-    code: String,
-    /// What was wrong, for people.
-    message: String,
-    /// `/v1/*` only: OpenAI's error type, such as `invalid_request_error`.
-    #[schema(rename = "type")]
-    kind: Option<String>,
-    /// `/v1/*` only: the request field at fault, when there is one.
-    param: Option<String>,
-}
 
 struct BearerAuth;
 
@@ -77,7 +56,7 @@ impl Modify for BearerAuth {
         super::openai::models::list_models,
         super::health::healthz,
         super::health::readyz,
-        crate::metrics::render,
+        super::metrics::render,
         document,
     ),
     modifiers(&BearerAuth),

@@ -1,6 +1,6 @@
 //! `DELETE /api/v1/users/{user_id}`: a data-rights erasure (docs/data-rights.md).
 
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 
 use crate::{auth::Admin, chat::validate_user_id, error::ApiError, state::AppState};

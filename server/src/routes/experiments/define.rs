@@ -1,15 +1,11 @@
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::ExperimentDefinition;
 use chrono::Utc;
 
 use super::{load, parse_key, validate, ExperimentView};
-use crate::{
-    auth::Admin,
-    error::ApiError,
-    state::AppState,
-    store::{ExperimentStatus, StoreError},
-};
+use crate::{auth::Admin, error::ApiError, state::AppState};
+use blendlab_store::{ExperimentStatus, StoreError};
 
 #[tracing::instrument(name = "experiments.list", skip_all)]
 #[utoipa::path(get, path = "/api/v1/experiments", tag = "experiments", responses((status = 200, description = "every experiment"), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody)))]

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 

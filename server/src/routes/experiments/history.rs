@@ -1,4 +1,4 @@
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde_json::json;

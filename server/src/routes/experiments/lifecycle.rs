@@ -1,9 +1,10 @@
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 
 use super::{load, parse_key, validate, ExperimentView};
-use crate::{auth::Admin, error::ApiError, state::AppState, store::ExperimentStatus};
+use crate::{auth::Admin, error::ApiError, state::AppState};
+use blendlab_store::ExperimentStatus;
 
 /// draft -> running. On a running experiment it is a no-op (200); a stopped one cannot restart,
 /// since its users' exposures already ended.

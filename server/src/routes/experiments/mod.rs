@@ -12,11 +12,8 @@ use blendlab_experiments::{Experiment, ExperimentDefinition, ExperimentKey};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::{
-    error::ApiError,
-    state::AppState,
-    store::{ExperimentRow, ExperimentStatus},
-};
+use crate::{error::ApiError, state::AppState};
+use blendlab_store::{ExperimentRow, ExperimentStatus};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/experiments", web::get().to(define::list))

@@ -1,4 +1,4 @@
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{http::StatusCode, web, HttpResponse};
 use blendlab_analytics::AnalyticsError;
 use chrono::{NaiveDate, Utc};
@@ -21,8 +21,8 @@ pub struct ReportQuery {
     format: Option<ReportFormat>,
 }
 
-/// The report of DESIGN.md computed now over the store: JSON (default), `md` or `html`.
-#[utoipa::path(get, path = "/api/v1/experiments/{key}/report", tag = "reports", params(("key" = String, Path, description = "the experiment key"), ReportQuery), responses((status = 200, description = "the report of DESIGN.md, computed now"), (status = 400, description = "invalid key, date or format", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment", body = ApiErrorBody)))]
+/// The report of docs/architecture.md computed now over the store: JSON (default), `md` or `html`.
+#[utoipa::path(get, path = "/api/v1/experiments/{key}/report", tag = "reports", params(("key" = String, Path, description = "the experiment key"), ReportQuery), responses((status = 200, description = "the report of docs/architecture.md, computed now"), (status = 400, description = "invalid key, date or format", body = ApiErrorBody), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody), (status = 404, description = "no such experiment", body = ApiErrorBody)))]
 #[tracing::instrument(name = "experiments.report", skip_all, fields(experiment = %path))]
 pub async fn show(
     _: Admin,

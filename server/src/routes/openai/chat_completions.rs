@@ -3,7 +3,7 @@
 //! `stream: true` answers in OpenAI's chunk format, ending with `data: [DONE]`; with
 //! `stream_options.include_usage` a last chunk carries `usage`.
 
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{
     web::{self, Bytes},
     HttpResponse,

@@ -1,8 +1,9 @@
-use crate::routes::openapi::ApiErrorBody;
+use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::{auth::Caller, error::OpenAiError, state::AppState, store::ExperimentStatus};
+use crate::{auth::Caller, error::OpenAiError, state::AppState};
+use blendlab_store::ExperimentStatus;
 
 /// `GET /v1/models`: every model id, and every running experiment (its key is a valid `model`).
 #[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, description = "models and running experiments"), (status = 401, description = "missing or invalid credentials", body = ApiErrorBody), (status = 403, description = "valid credentials without the right", body = ApiErrorBody)))]

@@ -1,0 +1,230 @@
+//! The day parts of a window put together into the pipeline's collected outputs.
+
+use polars::prelude::*;
+
+use super::part::{cols, DayPart};
+use crate::collect::shared::{arm_models_frame, blended, event_input, Collected};
+use crate::collect::shared::{collect_plan as collect, concat_all, summed_by_arm};
+use crate::load::LogFrames;
+use crate::pipeline::{self, attribution_columns as at, guard, out};
+use crate::request::ArmSpec;
+use crate::schema::{assignments as a, messages as m};
+
+/// One frame of every day part, stacked.
+fn stacked(parts: &[DayPart], frame: impl Fn(&DayPart) -> &DataFrame) -> PolarsResult<LazyFrame> {
+    concat_all(parts.iter().map(|p| frame(p).clone()).collect())
+}
+
+/// The collected outputs of the window from its day parts (oldest first) and the cohorts.
+pub fn collected(
+    frames: &LogFrames,
+    cohorts: DataFrame,
+    parts: &[DayPart],
+    configured: Option<&[ArmSpec]>,
+) -> PolarsResult<Collected> {
+    let user_days = collect(
+        stacked(parts, |p| &p.user_days)?.join(
+            cohorts
+                .clone()
+                .lazy()
+                .select([col(a::USER_ID), col(out::UID)]),
+            [col(a::USER_ID)],
+            [col(a::USER_ID)],
+            JoinArgs::new(JoinType::Inner),
+        ),
+    )?
+    .lazy();
+    let arm_models = match configured {
+        Some(arms) => arm_models_frame(arms)?,
+        None => collect(
+            stacked(parts, |p| &p.arm_models)?
+                .unique(None, UniqueKeepStrategy::Any)
+                .sort([a::ARM, m::MODEL], SortMultipleOptions::default()),
+        )?,
+    };
+    let blended_arms = blended(&arm_models)?;
+    Ok(Collected {
+        cohort_sizes: collect(pipeline::cohort_sizes(cohorts.lazy()))?,
+        arm_days: collect(pipeline::arm_days(user_days.clone()))?,
+        guardrails: guardrails(frames, parts)?,
+        attribution: attribution(frames, parts, &blended_arms)?,
+        arm_models,
+        conversations: collect(
+            stacked(parts, |p| &p.conversations)?
+                .unique(None, UniqueKeepStrategy::Any)
+                .group_by([col(a::ARM)])
+                .agg([len().cast(DataType::UInt64).alias(guard::CONVERSATIONS)]),
+        )?,
+        returned_users: collect(pipeline::returned_users(user_days))?,
+    })
+}
+
+fn guardrails(frames: &LogFrames, parts: &[DayPart]) -> PolarsResult<DataFrame> {
+    let mut guardrails = summed_by_arm(parts.iter().map(|p| p.sums.clone()).collect())?;
+    if frames.has_message_column(m::LATENCY_MS) {
+        let counts = collect(
+            stacked(parts, |p| &p.latencies)?
+                .group_by([col(a::ARM), col(m::LATENCY_MS)])
+                .agg([col(cols::N).sum()])
+                .sort([a::ARM, m::LATENCY_MS], SortMultipleOptions::default()),
+        )?;
+        guardrails = guardrails.join(
+            latency_percentiles(&counts)?.lazy(),
+            [col(a::ARM)],
+            [col(a::ARM)],
+            JoinArgs::new(JoinType::Left),
+        );
+    }
+    collect(guardrails.sort([a::ARM], SortMultipleOptions::default()))
+}
+
+/// `arm, latency_p50_ms, latency_p95_ms` from counts of each latency, sorted by arm and latency:
+/// polars' linear-interpolation quantile of the values the counts stand for.
+fn latency_percentiles(counts: &DataFrame) -> PolarsResult<DataFrame> {
+    let arms = counts.column(a::ARM)?.str()?;
+    let values = counts.column(m::LATENCY_MS)?.f64()?;
+    let ns = counts.column(cols::N)?.u64()?;
+    let mut by_arm: Vec<(String, Vec<(f64, u64)>)> = Vec::new();
+    for i in 0..counts.height() {
+        let (Some(arm), Some(value), Some(n)) = (arms.get(i), values.get(i), ns.get(i)) else {
+            continue;
+        };
+        match by_arm.last_mut() {
+            Some((last, rows)) if last == arm => rows.push((value, n)),
+            _ => by_arm.push((arm.to_owned(), vec![(value, n)])),
+        }
+    }
+    let quantile = |rows: &[(f64, u64)], q: f64| -> f64 {
+        let total: u64 = rows.iter().map(|r| r.1).sum();
+        let position = (total - 1) as f64 * q;
+        let below = position.floor() as u64;
+        let fraction = position - below as f64;
+        // The value at 0-based rank `rank` of the expanded, sorted values.
+        let at = |rank: u64| {
+            let mut seen = 0;
+            for (value, n) in rows {
+                seen += n;
+                if rank < seen {
+                    return *value;
+                }
+            }
+            rows.last().map_or(f64::NAN, |r| r.0)
+        };
+        let low = at(below);
+        if fraction == 0.0 {
+            low
+        } else {
+            low + (at(below + 1) - low) * fraction
+        }
+    };
+    DataFrame::new_infer_height(vec![
+        Column::new(
+            a::ARM.into(),
+            by_arm
+                .iter()
+                .map(|(arm, _)| arm.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            guard::LATENCY_P50.into(),
+            by_arm
+                .iter()
+                .map(|(_, rows)| quantile(rows, 0.5))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            guard::LATENCY_P95.into(),
+            by_arm
+                .iter()
+                .map(|(_, rows)| quantile(rows, 0.95))
+                .collect::<Vec<_>>(),
+        ),
+    ])
+}
+
+/// Per (arm, model) of the blended arms, as [`pipeline::attribution_aggregate`] gives it: counts
+/// add up, and the next message's length combines by Chan's formula for means and variances.
+fn attribution(
+    frames: &LogFrames,
+    parts: &[DayPart],
+    blended_arms: &[String],
+) -> PolarsResult<DataFrame> {
+    let in_blended_arm = |arm: Expr| {
+        blended_arms.iter().fold(lit(false), |any, name| {
+            any.or(arm.clone().eq(lit(name.as_str())))
+        })
+    };
+    let mut aggregates = vec![
+        col(at::REPLIES).sum().alias(at::REPLIES),
+        col(at::CONTINUED).sum().alias(at::CONTINUED),
+    ];
+    let mut finish = vec![
+        col(a::ARM),
+        col(m::MODEL),
+        col(at::REPLIES),
+        col(at::CONTINUED),
+    ];
+    if frames.has_message_column(m::CONTENT_CHARS) {
+        let n = || col(at::NEXT_CHARS_N).cast(DataType::Float64);
+        let mean = || col(at::NEXT_CHARS_MEAN).fill_null(lit(0.0));
+        let pooled_mean = (n() * mean()).sum() / n().sum();
+        aggregates.extend([
+            col(at::NEXT_CHARS_N).sum().alias(at::NEXT_CHARS_N),
+            pooled_mean.clone().alias(at::NEXT_CHARS_MEAN),
+            (col(cols::NEXT_CHARS_M2) + n() * (mean() - pooled_mean).pow(2))
+                .sum()
+                .alias(cols::NEXT_CHARS_M2),
+        ]);
+        let count = || col(at::NEXT_CHARS_N).cast(DataType::Float64);
+        finish.extend([
+            when(count().gt(lit(0.0)))
+                .then(col(at::NEXT_CHARS_MEAN))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(at::NEXT_CHARS_MEAN),
+            when(count().gt(lit(1.0)))
+                .then(col(cols::NEXT_CHARS_M2) / (count() - lit(1.0)))
+                .otherwise(lit(NULL).cast(DataType::Float64))
+                .alias(at::NEXT_CHARS_VAR),
+            col(at::NEXT_CHARS_N),
+        ]);
+    }
+    let mut combined = stacked(parts, |p| &p.attribution)?
+        .filter(in_blended_arm(col(a::ARM)))
+        .group_by([col(a::ARM), col(m::MODEL)])
+        .agg(aggregates)
+        .select(finish);
+    if let (Some(events), true) = (
+        event_input(frames),
+        frames.has_message_column(m::MESSAGE_ID),
+    ) {
+        let outcomes = stacked(parts, |p| &p.replies)?
+            .filter(in_blended_arm(col(a::ARM)))
+            .join(
+                pipeline::event_outcomes(events),
+                [col(m::MESSAGE_ID)],
+                [col(crate::schema::events::MESSAGE_ID)],
+                JoinArgs::new(JoinType::Left),
+            )
+            .group_by([col(a::ARM), col(m::MODEL)])
+            .agg([
+                col(pipeline::WAS_RETRIED)
+                    .fill_null(lit(false))
+                    .sum()
+                    .cast(DataType::UInt64)
+                    .alias(at::RETRIED),
+                col(pipeline::FEEDBACK)
+                    .count()
+                    .cast(DataType::UInt64)
+                    .alias(at::FEEDBACK_N),
+                col(pipeline::FEEDBACK).mean().alias(at::FEEDBACK_MEAN),
+                col(pipeline::FEEDBACK).var(1).alias(at::FEEDBACK_VAR),
+            ]);
+        combined = combined.join(
+            outcomes,
+            [col(a::ARM), col(m::MODEL)],
+            [col(a::ARM), col(m::MODEL)],
+            JoinArgs::new(JoinType::Left),
+        );
+    }
+    collect(combined.sort([a::ARM, m::MODEL], SortMultipleOptions::default()))
+}

@@ -1,0 +1,102 @@
+//! The report for logs larger than memory: the cohort's users are split into `partitions`
+//! groups by their dense id, the messages of one group at a time go through the pipeline, and
+//! the groups' outputs are combined. Every per-user computation (retention, time spent, the
+//! conversation sort of attribution) then holds one group's rows at a time, and what is kept
+//! between groups is small: per-(user, day) rows, per-arm sums, the replies' latencies and
+//! attribution rows. The numbers are the report's own: `tests/partitioned.rs` checks them against
+//! the single pass. Each group re-reads the Parquet files, so it is slower; it is for when the
+//! single pass does not fit (`BLENDLAB_REPORT_PARTITIONS`).
+
+use polars::prelude::*;
+
+use super::shared::{
+    arm_models_frame, blended, collect_plan as collect, concat_all, event_input, summed_by_arm,
+    Collected,
+};
+use crate::load::LogFrames;
+use crate::pipeline::{self, out, Horizon};
+use crate::schema::{assignments as a, messages as m};
+use crate::AnalyticsError;
+
+/// [`super::one_pass::collect`] one user group at a time.
+pub fn collect_in_groups(
+    frames: &LogFrames,
+    experiment: &str,
+    horizon: Horizon,
+    configured: Option<&[crate::request::ArmSpec]>,
+    partitions: u32,
+) -> Result<Collected, AnalyticsError> {
+    let extras = &frames.message_extras;
+    let cohorts = collect(pipeline::cohorts(
+        frames.assignments.clone(),
+        experiment,
+        horizon,
+    ))?;
+    let messages_of = |cohorts: LazyFrame| {
+        pipeline::cohort_messages(frames.messages.clone(), cohorts, horizon, extras)
+    };
+    let arm_models = match configured {
+        Some(arms) => arm_models_frame(arms)?,
+        None => collect(pipeline::arm_models(messages_of(cohorts.clone().lazy())))?,
+    };
+    let blended_arms = blended(&arm_models)?;
+    let has_latency = extras.iter().any(|c| c == m::LATENCY_MS);
+
+    let (mut user_days, mut conversations, mut sums, mut latencies, mut replies) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for group in 0..partitions {
+        let members = cohorts.clone().lazy().filter(
+            (col(out::UID).cast(DataType::Int64) % lit(i64::from(partitions)))
+                .eq(lit(i64::from(group))),
+        );
+        let messages = messages_of(members.clone());
+        user_days.push(collect(pipeline::user_days(messages.clone(), members))?);
+        conversations.push(collect(pipeline::conversations(messages.clone()))?);
+        sums.push(collect(
+            messages
+                .clone()
+                .group_by([col(a::ARM)])
+                .agg(pipeline::guardrail_sums(extras)),
+        )?);
+        if has_latency {
+            latencies.push(collect(
+                messages
+                    .clone()
+                    .filter(col(out::IS_REPLY))
+                    .select([col(a::ARM), col(m::LATENCY_MS).cast(DataType::Float64)]),
+            )?);
+        }
+        replies.push(collect(pipeline::attribution_rows(
+            messages,
+            &blended_arms,
+            extras,
+            event_input(frames),
+        ))?);
+    }
+
+    let user_days = collect(concat_all(user_days)?)?.lazy();
+    let mut guardrails = summed_by_arm(sums)?;
+    if has_latency {
+        guardrails = guardrails.join(
+            concat_all(latencies)?
+                .group_by([col(a::ARM)])
+                .agg(pipeline::latency_quantiles(col(m::LATENCY_MS))),
+            [col(a::ARM)],
+            [col(a::ARM)],
+            JoinArgs::new(JoinType::Left),
+        );
+    }
+    Ok(Collected {
+        cohort_sizes: collect(pipeline::cohort_sizes(cohorts.lazy()))?,
+        arm_days: collect(pipeline::arm_days(user_days.clone()))?,
+        guardrails: collect(guardrails.sort([a::ARM], SortMultipleOptions::default()))?,
+        attribution: collect(pipeline::attribution_aggregate(
+            concat_all(replies)?,
+            extras,
+            event_input(frames).is_some(),
+        ))?,
+        arm_models,
+        conversations: collect(summed_by_arm(conversations)?)?,
+        returned_users: collect(pipeline::returned_users(user_days))?,
+    })
+}

@@ -1,0 +1,22 @@
+//! What a report is asked for: the experiment, the day, the control, the window and the arms. At
+//! the bottom of the crate: every way of collecting a report reads it, and it reads nothing.
+
+use chrono::NaiveDate;
+
+/// What to report on. `arms` comes from the experiment definition when there is one; over bare
+/// `--data` it is `None` and arms, equal weights and blended arms are read off the data.
+#[derive(Debug, Clone)]
+pub struct ReportRequest {
+    pub experiment: String,
+    pub as_of: NaiveDate,
+    pub control: String,
+    pub window_days: u32,
+    pub arms: Option<Vec<ArmSpec>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmSpec {
+    pub name: String,
+    pub weight: f64,
+    pub models: Vec<String>,
+}

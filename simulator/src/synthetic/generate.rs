@@ -1,0 +1,249 @@
+//! The generator: one pass over the users, rows straight into a sink, no per-row allocation.
+
+use std::fmt::Write as _;
+
+use super::{
+    Allocation, LogSink, Population, Rng, SimAssignment, SimConversation, SimEvent, SimMessage,
+    SimReply, SimSummary,
+};
+use blendlab_analytics::pipeline::DAY_MICROS;
+
+const SECOND: i64 = 1_000_000;
+/// Exposures and first sittings happen between 00:00 and 20:00 UTC.
+const ACTIVE_HOURS: u64 = 20 * 3600;
+/// Candidates drawn per wanted user before giving up on a tiny coverage.
+const MAX_CANDIDATES_PER_USER: u64 = 1_000;
+
+/// Simulates `population.users` enrolled users into `sink`. Fewer are produced only when the
+/// allocation enrols almost nobody (coverage near 0); the summary says how many.
+pub fn simulate<S: LogSink>(
+    population: &Population,
+    allocation: &dyn Allocation,
+    sink: &mut S,
+) -> Result<SimSummary, S::Error> {
+    let mut rng = Rng::new(population.seed);
+    let mut summary = SimSummary::default();
+    let start = population
+        .start
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_micros();
+    let prefix = population.user_prefix();
+    let mut ids = Ids::default();
+    let max_candidates = population
+        .users
+        .saturating_mul(MAX_CANDIDATES_PER_USER)
+        .max(1_000);
+    let mut candidate = 0u64;
+    while summary.users < population.users && candidate < max_candidates {
+        ids.user.clear();
+        let _ = write!(ids.user, "{prefix}{candidate:07}");
+        candidate += 1;
+        let Some(arm) = allocation.arm(&ids.user, &mut rng) else {
+            continue;
+        };
+        let d0 = rng.below(u64::from(population.exposure_days.max(1))) as i64;
+        let exposed_at = start + d0 * DAY_MICROS + rng.below(ACTIVE_HOURS) as i64 * SECOND;
+        let arm_spec = &population.arms[arm];
+        sink.assignment(SimAssignment {
+            user_id: &ids.user,
+            arm: &arm_spec.name,
+            assigned_at: exposed_at,
+        })?;
+        summary.users += 1;
+        for k in 0..=population.horizon_days {
+            let p = population.behaviour.return_probability(k, arm_spec.lift);
+            if !rng.chance(p) {
+                continue;
+            }
+            let day_start = start + (d0 + i64::from(k)) * DAY_MICROS;
+            let first = if k == 0 {
+                exposed_at
+            } else {
+                day_start + rng.below(ACTIVE_HOURS) as i64 * SECOND
+            };
+            let day = Day {
+                k,
+                arm,
+                first,
+                end: day_start + DAY_MICROS - 1,
+            };
+            active_day(
+                population,
+                allocation,
+                &mut rng,
+                &mut ids,
+                day,
+                sink,
+                &mut summary,
+            )?;
+        }
+        sink.user_done(&summary)?;
+    }
+    Ok(summary)
+}
+
+/// Reused buffers for the ids of the current user, conversation and message.
+#[derive(Default)]
+struct Ids {
+    user: String,
+    conversation: String,
+    message: String,
+}
+
+impl Ids {
+    /// `<conversation>-<position>`.
+    fn set_message(&mut self, position: u32) {
+        self.message.clear();
+        let _ = write!(self.message, "{}-{position}", self.conversation);
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Day {
+    k: u32,
+    arm: usize,
+    /// When the first sitting starts.
+    first: i64,
+    /// The last microsecond of the day: a sitting that would cross midnight stops there.
+    end: i64,
+}
+
+fn active_day<S: LogSink>(
+    population: &Population,
+    allocation: &dyn Allocation,
+    rng: &mut Rng,
+    ids: &mut Ids,
+    day: Day,
+    sink: &mut S,
+    summary: &mut SimSummary,
+) -> Result<(), S::Error> {
+    let behaviour = &population.behaviour;
+    let arm = &population.arms[day.arm];
+    let sittings = 1 + u32::from(rng.chance(behaviour.second_sitting));
+    let mut clock = day.first;
+    for sitting in 0..sittings {
+        if clock > day.end {
+            break;
+        }
+        ids.conversation.clear();
+        let _ = write!(ids.conversation, "{}-{}-{sitting}", ids.user, day.k);
+        sink.conversation(SimConversation {
+            conversation_id: &ids.conversation,
+            user_id: &ids.user,
+            arm: &arm.name,
+            created_at: clock,
+        })?;
+        summary.conversations += 1;
+        let mut position = 0u32;
+        let mut turn = 0u32;
+        while clock <= day.end {
+            ids.set_message(position);
+            sink.message(SimMessage {
+                message_id: &ids.message,
+                conversation_id: &ids.conversation,
+                user_id: &ids.user,
+                arm: &arm.name,
+                position,
+                reply: None,
+                created_at: clock,
+                content_chars: 5 + rng.below(200) as u32,
+            })?;
+            summary.messages += 1;
+            position += 1;
+            if rng.chance(behaviour.unanswered) {
+                clock += (5 + rng.below(120) as i64) * SECOND;
+                if rng.chance(0.5) {
+                    continue;
+                }
+                break;
+            }
+            let latency_ms = 200 + rng.below(2500) as i64;
+            clock += latency_ms * 1000;
+            if clock > day.end {
+                break;
+            }
+            let (component, choice_prob) =
+                allocation.component(day.arm, &ids.conversation, turn, rng);
+            turn += 1;
+            let reply = SimReply {
+                model: &arm.models[component],
+                choice_prob,
+                latency_ms: latency_ms as f64,
+                prompt_tokens: 40 + rng.below(600) as i64,
+                completion_tokens: 10 + rng.below(60) as i64,
+            };
+            let content_chars = 20 + rng.below(300) as u32;
+            ids.set_message(position);
+            sink.message(SimMessage {
+                message_id: &ids.message,
+                conversation_id: &ids.conversation,
+                user_id: &ids.user,
+                arm: &arm.name,
+                position,
+                reply: Some(reply),
+                created_at: clock,
+                content_chars,
+            })?;
+            summary.messages += 1;
+            position += 1;
+            let continuation = arm.continuation[component];
+            let continues = rng.chance(continuation);
+            reactions(
+                behaviour,
+                continuation,
+                continues,
+                rng,
+                ids,
+                clock,
+                sink,
+                summary,
+            )?;
+            if !continues {
+                break;
+            }
+            clock += if rng.chance(behaviour.long_pause) {
+                1_900 + rng.below(3_600) as i64
+            } else {
+                5 + rng.below(240) as i64
+            } * SECOND;
+        }
+        clock += (1_800 + rng.below(4 * 3600) as i64) * SECOND;
+    }
+    Ok(())
+}
+
+/// Feedback on the reply just written (positive as often as users continue after this component)
+/// and a retry now and then when the user does not continue.
+#[allow(clippy::too_many_arguments)]
+fn reactions<S: LogSink>(
+    behaviour: &super::Behaviour,
+    continuation: f64,
+    continues: bool,
+    rng: &mut Rng,
+    ids: &Ids,
+    replied_at: i64,
+    sink: &mut S,
+    summary: &mut SimSummary,
+) -> Result<(), S::Error> {
+    let mut event = |kind: &'static str, value: f64, delay_s: i64| {
+        summary.events += 1;
+        sink.event(SimEvent {
+            user_id: &ids.user,
+            conversation_id: &ids.conversation,
+            message_id: &ids.message,
+            kind,
+            value,
+            created_at: replied_at + delay_s * SECOND,
+        })
+    };
+    if rng.chance(behaviour.feedback_rate) {
+        let liked = rng.chance(continuation);
+        event("feedback", if liked { 1.0 } else { 0.0 }, 2)?;
+    }
+    if !continues && rng.chance(behaviour.retry_rate) {
+        event("retry", 1.0, 3)?;
+    }
+    Ok(())
+}
