@@ -39,6 +39,8 @@ test: model pydeps browser
 	cd dashboards && node scripts/check-dist.mjs
 	# Clippy checks on the test profile, like the tests build (measured: no change in CI time).
 	$(CARGO) clippy --locked --workspace --all-targets --profile test -- -D warnings
+	# No import circles between the modules of any crate (docs/architecture.md, layout).
+	python3 scripts/import-graph.py
 	# The committed test vectors reproduce from their generators, in a pinned Python environment.
 	bash scripts/check-vectors.sh
 	# PostgreSQL for the store tests: TEST_DATABASE_URL, 127.0.0.1:5432, or one started here.

@@ -64,6 +64,7 @@ pub async fn spawn_app_in(dir: TempDir, config: ServerConfig) -> TestApp {
         bind: "127.0.0.1:0".into(),
         database_url: database_url(&dir),
         admin_token: ADMIN_TOKEN.into(),
+        default_model: blendlab_cli::environment::default_model_path(),
         config,
     })
     .await

@@ -8,13 +8,12 @@ use clap::{Args, Parser, Subcommand};
 
 use blendlab_server::{
     config::ServerConfig,
-    reporting,
     startup::{Application, Settings},
 };
 use blendlab_simulator::simulate;
 use blendlab_store::{Store, DEFAULT_DATABASE_URL as DEFAULT_DB};
 
-use crate::{bench, demo, environment::admin_token_from_env, report};
+use crate::{bench, demo, environment::admin_token_from_env, export, report};
 use blendlab_experiments::read_definition;
 
 #[derive(Parser)]
@@ -42,7 +41,7 @@ enum Command {
     /// The retention and engagement report of an experiment (JSON, Markdown or HTML).
     Report(report::ReportArgs),
     /// Write the store's log as day-partitioned Parquet (incremental).
-    Export(reporting::export::ExportArgs),
+    Export(export::ExportArgs),
     /// Users needed per arm to detect a relative lift in a rate.
     Plan(report::PlanArgs),
     /// Benchmarks whose figures docs/benchmarks.md quotes.
@@ -127,7 +126,7 @@ impl Cli {
             Command::Experiment(command) => experiment(command).await,
             Command::Report(args) => report::report(args).await,
             Command::Plan(args) => report::plan(args),
-            Command::Export(args) => reporting::export::run(args).await,
+            Command::Export(args) => export::run(args).await,
             Command::Bench(command) => bench::run(command).await,
         }
     }
@@ -143,6 +142,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bind: args.bind.clone(),
         database_url: args.db,
         admin_token,
+        default_model: crate::environment::default_model_path(),
         config,
     })
     .await?;

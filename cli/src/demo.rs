@@ -73,6 +73,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         bind: args.bind.clone(),
         database_url: args.db.clone(),
         admin_token: admin_token.clone(),
+        default_model: crate::environment::default_model_path(),
         config,
     })
     .await?;

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod commands;
 pub mod demo;
 pub mod environment;
+pub mod export;
 pub mod report;
 
 pub use commands::Cli;

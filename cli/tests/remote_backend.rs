@@ -84,6 +84,7 @@ async fn start_front(remote_base_url: &str, key: &str) -> String {
         bind: "127.0.0.1:0".into(),
         database_url: format!("sqlite://{}", dir.0.join("front.db").display()),
         admin_token: FRONT_TOKEN.into(),
+        default_model: blendlab_cli::environment::default_model_path(),
         config: ServerConfig {
             models: vec![far],
             ..ServerConfig::default()

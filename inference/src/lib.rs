@@ -15,10 +15,11 @@ pub use backend::{
     GenerationRequest, InferenceError, Role, TextDeltas,
 };
 pub use config::{BackendKind, ModelConfig};
+pub use llama::log_llama_to_tracing;
 #[cfg(feature = "bench")]
 pub use llama::{raw_decode, RawDecode};
 pub use llama::{LlamaEngine, LlamaEngineSettings};
-pub use model_file::{default_model_path, DEFAULT_MODEL_FILE_NAME};
+pub use model_file::DEFAULT_MODEL_FILE_NAME;
 pub use prompt::PromptTemplate;
 pub use registry::{ModelRegistry, RegisteredModel, ReplyOptions};
 pub use remote::OpenAiBackend;

@@ -15,7 +15,6 @@ use crate::{
     },
     config::{BackendKind, ModelConfig},
     llama::{LlamaEngine, LlamaEngineSettings},
-    model_file::default_model_path,
     remote::OpenAiBackend,
 };
 
@@ -111,8 +110,13 @@ pub struct ModelRegistry {
 }
 
 impl ModelRegistry {
-    /// Loads every model; each distinct GGUF file once, with `sequences` KV sequences.
-    pub fn load(configs: &[ModelConfig], sequences: usize) -> anyhow::Result<Self> {
+    /// Loads every model; each distinct GGUF file once, with `sequences` KV sequences. A local
+    /// model that names no file uses `default_model`.
+    pub fn load(
+        configs: &[ModelConfig],
+        sequences: usize,
+        default_model: &std::path::Path,
+    ) -> anyhow::Result<Self> {
         let mut engines: HashMap<(PathBuf, crate::PromptTemplate), Arc<LlamaEngine>> =
             HashMap::new();
         let mut registry = Self::default();
@@ -124,12 +128,15 @@ impl ModelRegistry {
                         .with_context(|| format!("starting model {:?}", config.id))?,
                 ),
                 BackendKind::Llama => {
-                    let path = config.path.clone().unwrap_or_else(default_model_path);
+                    let path = config
+                        .path
+                        .clone()
+                        .unwrap_or_else(|| default_model.to_owned());
                     let key = (path.clone(), config.template);
                     match engines.get(&key) {
                         Some(engine) => Arc::clone(engine) as Arc<dyn ChatBackend>,
                         None => {
-                            let settings = settings_for(&path, configs, sequences);
+                            let settings = settings_for(&path, configs, sequences, default_model);
                             let engine = Arc::new(
                                 LlamaEngine::start(settings, config.template)
                                     .with_context(|| format!("starting model {:?}", config.id))?,
@@ -170,12 +177,17 @@ impl ModelRegistry {
 }
 
 /// One engine serves every model on `path`, so it takes the largest context any of them asks for.
-fn settings_for(path: &PathBuf, configs: &[ModelConfig], sequences: usize) -> LlamaEngineSettings {
+fn settings_for(
+    path: &std::path::Path,
+    configs: &[ModelConfig],
+    sequences: usize,
+    default_model: &std::path::Path,
+) -> LlamaEngineSettings {
     let sharing = configs
         .iter()
         .filter(|c| c.backend == BackendKind::Llama)
-        .filter(|c| c.path.clone().unwrap_or_else(default_model_path) == *path);
-    let mut settings = LlamaEngineSettings::new(path.clone());
+        .filter(|c| c.path.as_deref().unwrap_or(default_model) == path);
+    let mut settings = LlamaEngineSettings::new(path.to_owned());
     settings.sequences = sequences.max(1);
     settings.context_size = 0;
     for config in sharing {

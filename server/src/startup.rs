@@ -24,6 +24,9 @@ pub struct Settings {
     pub database_url: String,
     pub admin_token: String,
     pub config: ServerConfig,
+    /// The GGUF file of local models that name none (the CLI: `BLENDLAB_MODEL`, or the bundled
+    /// model in its cache directory).
+    pub default_model: std::path::PathBuf,
 }
 
 pub struct Application {
@@ -37,11 +40,13 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         let models_config = settings.config.models.clone();
         let sequences = settings.config.server.inference_sequences;
+        let default_model = settings.default_model.clone();
         // Loading GGUF files blocks for a while; keep it off the async runtime.
-        let models =
-            tokio::task::spawn_blocking(move || ModelRegistry::load(&models_config, sequences))
-                .await
-                .context("model loading panicked")??;
+        let models = tokio::task::spawn_blocking(move || {
+            ModelRegistry::load(&models_config, sequences, &default_model)
+        })
+        .await
+        .context("model loading panicked")??;
         let server_settings = settings.config.server.clone();
         if server_settings.daily_reports {
             tokio::spawn(crate::reporting::daily::run(store.clone()));

@@ -1,12 +1,16 @@
 use tracing_subscriber::{fmt, EnvFilter};
 
-/// Structured logs to stderr; `RUST_LOG` overrides `default_filter`, `BLENDLAB_LOG_FORMAT=json`
-/// switches to JSON lines for machines.
-pub fn init(default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+/// How the program logs: the filter (`RUST_LOG` syntax) and whether lines are JSON, for machines.
+pub struct LogSettings {
+    pub filter: String,
+    pub json: bool,
+}
+
+/// Structured logs to stderr.
+pub fn init(settings: &LogSettings) {
+    let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = if std::env::var("BLENDLAB_LOG_FORMAT").as_deref() == Ok("json") {
+    let result = if settings.json {
         builder.json().try_init()
     } else {
         builder.try_init()

@@ -52,7 +52,7 @@ pub use warehouse::{AssignmentColumns, EventColumns, MessageColumns};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://blendlab.db";
 
 /// The store: the embedded SQLite file, or PostgreSQL shared by many replicas. Both behave the
-/// same (the conformance suite, `server/tests/store_conformance.rs`, runs every case on both).
+/// same (the conformance suite, `store/tests/conformance.rs`, runs every case on both).
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,

@@ -20,6 +20,5 @@ mod openapi;
 mod replicas;
 mod report;
 mod simulate_live;
-mod store_conformance;
 mod streaming;
 mod users;

@@ -77,6 +77,7 @@ pub async fn run(args: IngestBenchArgs) -> anyhow::Result<()> {
         bind: "127.0.0.1:0".into(),
         database_url: url.clone(),
         admin_token: BENCH_TOKEN.into(),
+        default_model: crate::environment::default_model_path(),
         config,
     })
     .await?;

@@ -107,13 +107,21 @@ pub struct LlamaEngine {
     template: PromptTemplate,
 }
 
+static LLAMA_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sends llama.cpp's own log lines to `tracing` (off by default: they are many). llama.cpp's
+/// logging is per process, so this takes effect when the first model loads.
+pub fn log_llama_to_tracing(on: bool) {
+    LLAMA_LOGS.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// llama.cpp's backend may be initialised once per process and must outlive every model.
 fn llama_backend() -> Result<&'static LlamaBackend, InferenceError> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
             let mut backend = LlamaBackend::init().map_err(|e| e.to_string())?;
-            if std::env::var_os("BLENDLAB_LLAMA_LOGS").is_some() {
+            if LLAMA_LOGS.load(std::sync::atomic::Ordering::SeqCst) {
                 llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
             } else {
                 backend.void_logs();

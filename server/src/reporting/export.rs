@@ -1,5 +1,5 @@
-//! `blendlab export`: the store as the log schema of docs/architecture.md, day-partitioned Parquet that polars,
-//! DuckDB, Spark and Trino read as they are.
+//! The store as the log schema of docs/architecture.md (`blendlab export`): day-partitioned
+//! Parquet that polars, DuckDB, Spark and Trino read as they are.
 //!
 //! Layout: `assignments.parquet` (rewritten each run), `messages/date=YYYY-MM-DD/part-0.parquet`
 //! and `events/date=YYYY-MM-DD/part-0.parquet`. Incremental: a day before today is final and is
@@ -13,24 +13,11 @@ use anyhow::Context as _;
 use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{date_of_day, day_number};
 use blendlab_analytics::schema::datetime_column;
-use chrono::{NaiveDate, Utc};
-use clap::Args;
+use chrono::NaiveDate;
 use polars::prelude::*;
 
 use super::source::{event_frame, message_frame};
 use blendlab_store::Store;
-
-#[derive(Args)]
-pub struct ExportArgs {
-    #[arg(long, env = "BLENDLAB_DB", default_value = blendlab_store::DEFAULT_DATABASE_URL)]
-    db: String,
-    /// The warehouse directory (created when missing).
-    #[arg(long)]
-    out: PathBuf,
-    /// The last day to export (default: yesterday, the last complete UTC day).
-    #[arg(long)]
-    until: Option<NaiveDate>,
-}
 
 /// What one run wrote.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -40,24 +27,6 @@ pub struct ExportSummary {
     pub messages: usize,
     pub events: usize,
     pub assignments: usize,
-}
-
-pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let store = Store::connect(&args.db).await?;
-    let today = Utc::now().date_naive();
-    let until = args
-        .until
-        .unwrap_or_else(|| today.pred_opt().unwrap_or(today));
-    let summary = export(&store, &args.out, until, today).await?;
-    println!(
-        "exported {} assignments; {} days written ({} messages, {} events), {} final days already there",
-        summary.assignments,
-        summary.days_written.len(),
-        summary.messages,
-        summary.events,
-        summary.days_skipped
-    );
-    Ok(())
 }
 
 pub async fn export(

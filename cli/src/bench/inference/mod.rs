@@ -12,7 +12,9 @@ mod turns;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use blendlab_inference::{default_model_path, raw_decode, ChatMessage, PromptTemplate, Role};
+use blendlab_inference::{raw_decode, ChatMessage, PromptTemplate, Role};
+
+use crate::environment::default_model_path;
 use clap::Args;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -100,6 +102,7 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
         bind: "127.0.0.1:0".into(),
         database_url: format!("sqlite://{}", dir.join("bench.db").display()),
         admin_token: BENCH_TOKEN.into(),
+        default_model: crate::environment::default_model_path(),
         config: ServerConfig::default(),
     })
     .await?;
