@@ -74,6 +74,7 @@ impl LogFrames {
                 (m::COMPLETION_TOKENS, Number),
                 (m::CONTENT_CHARS, Number),
                 (m::FINISH_REASON, Text),
+                (m::CHOICE_PROB, Number),
             ],
         )?;
         let (events, event_extras) = match events {

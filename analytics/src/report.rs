@@ -16,7 +16,8 @@ mod guardrails;
 
 pub use crate::request::{ArmSpec, ReportRequest};
 
-pub use attribution::{ComponentAttribution, MeanEstimate, RateEstimate};
+pub use crate::stats::off_policy::PolicyValue;
+pub use attribution::{ComponentAttribution, OutcomeEstimate, VsRest};
 pub use build::retention_vs_control;
 pub use guardrails::Guardrails;
 
@@ -66,6 +67,10 @@ pub struct ArmReport {
     pub guardrails: Guardrails,
     /// Per component, for arms with more than one model.
     pub attribution: Vec<ComponentAttribution>,
+    /// Off-policy values of candidate blend policies on this arm's logged turns; null, with
+    /// `policy_values_reason`, when the log cannot support them.
+    pub policy_values: Option<Vec<PolicyValue>>,
+    pub policy_values_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

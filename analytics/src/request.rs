@@ -12,6 +12,9 @@ pub struct ReportRequest {
     pub control: String,
     pub window_days: u32,
     pub arms: Option<Vec<ArmSpec>>,
+    /// Candidate blend policies to evaluate off-policy besides the default ones (spec strings:
+    /// `uniform`, `weighted:W1,W2,...`, `only:MODEL`, `no_repeat`).
+    pub evaluate_policies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -23,6 +23,8 @@ pub mod messages {
     pub const COMPLETION_TOKENS: &str = "completion_tokens";
     pub const CONTENT_CHARS: &str = "content_chars";
     pub const FINISH_REASON: &str = "finish_reason";
+    /// The probability with which the reply's component was drawn (blended arms).
+    pub const CHOICE_PROB: &str = "choice_prob";
 
     pub const ROLE_USER: &str = "user";
     pub const ROLE_ASSISTANT: &str = "assistant";

@@ -7,19 +7,29 @@ fn the_report_statistics_keep_their_promises() {
     let checks = run(CalibrationConfig {
         runs: 1_000,
         aa_users: 6_000,
+        trial_users: 300,
         seed: 7,
     });
     let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
-    assert_eq!(
-        names,
-        [
-            "aa_fixed_horizon",
-            "aa_daily_peeks",
-            "power",
-            "coverage",
-            "srm"
-        ]
-    );
+    let mut expected = vec![
+        "aa_fixed_horizon",
+        "aa_daily_peeks",
+        "power",
+        "coverage",
+        "srm",
+        "components_aa",
+        "components_coverage",
+    ];
+    for policy in ["weighted", "no_repeat"] {
+        for estimator in ["ips", "snips", "dr"] {
+            for property in ["coverage", "bias"] {
+                expected.push(Box::leak(
+                    format!("ope_{policy}_{estimator}_{property}").into_boxed_str(),
+                ));
+            }
+        }
+    }
+    assert_eq!(names, expected);
     for check in &checks {
         println!(
             "{}: {:.2}% ({} runs) target {:?} {:?}",
@@ -29,6 +39,8 @@ fn the_report_statistics_keep_their_promises() {
             check.target,
             check.context
         );
+    }
+    for check in &checks {
         assert!(check.runs >= 1_000);
         assert!(check.passed, "{check:?}");
     }

@@ -62,6 +62,7 @@ fn every_count_and_mean_matches_duckdb() {
             control: "control".into(),
             window_days: 30,
             arms: None,
+            evaluate_policies: Vec::new(),
         };
         let report = compute_report(&DataDir::scan(&dir).unwrap(), &request).unwrap();
         let reference = duckdb(&dir, &spec.experiment, as_of, 30);

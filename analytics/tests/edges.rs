@@ -13,6 +13,7 @@ fn request(as_of: &str) -> ReportRequest {
         control: "control".into(),
         window_days: 30,
         arms: None,
+        evaluate_policies: Vec::new(),
     }
 }
 

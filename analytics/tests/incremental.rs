@@ -36,6 +36,7 @@ fn daily_runs_from_kept_parts_equal_the_one_pass_report() {
         control: "control".into(),
         window_days: 30,
         arms: None,
+        evaluate_policies: Vec::new(),
     };
     let start: NaiveDate = "2026-10-01".parse().unwrap();
     let day = |n: i64| start + chrono::Duration::days(n);
@@ -101,6 +102,7 @@ fn a_window_or_experiment_keeps_its_own_parts() {
             control: "control".into(),
             window_days,
             arms: None,
+            evaluate_policies: Vec::new(),
         };
         let (report, run) =
             compute_report_incremental(&frames, &request, &state, log_is_final()).unwrap();
@@ -128,6 +130,7 @@ fn a_day_is_kept_only_once_the_next_day_is_over() {
         control: "control".into(),
         window_days: 30,
         arms: None,
+        evaluate_policies: Vec::new(),
     };
     // Only the messages through 2026-10-05 are final: days 10-01..10-04 are kept (their next
     // day is over); 10-05 waits for 10-06, and 10-06..10-11 are not over.
@@ -189,6 +192,7 @@ fn a_reply_before_midnight_continued_after_it_counts_as_in_one_pass() {
             control: "control".into(),
             window_days: 30,
             arms: None,
+            evaluate_policies: Vec::new(),
         };
         let (incremental, _) =
             compute_report_incremental(&frames, &request, &state, log_is_final()).unwrap();
@@ -201,7 +205,7 @@ fn a_reply_before_midnight_continued_after_it_counts_as_in_one_pass() {
         assert_eq!(a.model, "a");
         // Once 2026-11-02 is in, a's first reply is continued, by a 33-character message.
         let expected = if as_of == "2026-11-01" { 0.0 } else { 1.0 };
-        let first_reply_continued = a.continuation.rate * a.continuation.n as f64;
+        let first_reply_continued = a.continuation.mean * a.continuation.n as f64;
         assert_eq!(first_reply_continued, expected, "as of {as_of}: {a:?}");
     }
     state.clear().unwrap();

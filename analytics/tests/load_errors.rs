@@ -106,6 +106,7 @@ fn a_hive_partitioned_messages_folder_reads_like_one_file() {
         control: "control".into(),
         window_days: 30,
         arms: None,
+        evaluate_policies: Vec::new(),
     };
     let report = blendlab_analytics::compute_report(&frames, &request).unwrap();
     let control = report.arm("control").unwrap();

@@ -11,7 +11,8 @@ use blendlab_simulator::synthetic::{write_parquet, Population, RandomAllocation}
 fn the_report_in_user_groups_equals_the_single_pass() {
     let dir = std::env::temp_dir().join(format!("blendlab-partitioned-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let spec = Population::chai(3_000, 11);
+    let mut spec = Population::chai(3_000, 11);
+    spec.behaviour.continuation_spread = 0.9;
     let written = write_parquet(&spec, &RandomAllocation::new(&spec.arms), &dir).unwrap();
     assert!(written.messages > 50_000, "{written:?}");
     let request = ReportRequest {
@@ -20,6 +21,7 @@ fn the_report_in_user_groups_equals_the_single_pass() {
         control: "control".into(),
         window_days: 30,
         arms: None,
+        evaluate_policies: vec!["weighted:2,1,1".into()],
     };
     let report = |partitions: u32| {
         blendlab_analytics::collect::set_collection(blendlab_analytics::collect::Collection {
@@ -37,6 +39,13 @@ fn the_report_in_user_groups_equals_the_single_pass() {
         "{blend}"
     );
     assert!(blend["guardrails"]["latency_p95_ms"].is_number(), "{blend}");
+    // Per-user cells and policy values too: 5 policies (uniform, only x3, no_repeat, weighted)
+    // by 3 estimators.
+    assert_eq!(
+        blend["policy_values"].as_array().unwrap().len(),
+        18,
+        "{blend}"
+    );
     for partitions in [2, 7] {
         assert_reports_match(&report(partitions), &single);
     }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use blendlab_analytics::report::{ReportRequest, DEFAULT_WINDOW_DAYS};
+use blendlab_analytics::stats::off_policy::CandidatePolicy;
 use blendlab_analytics::stats::{sample_size_per_arm, PlanInput};
 use blendlab_analytics::{compute_report, compute_report_incremental, DataDir, Report, StateDir};
 use chrono::{NaiveDate, Utc};
@@ -11,7 +12,7 @@ use clap::Args;
 
 use blendlab_server::reporting::{
     daily,
-    source::{report_from_store, request_for, ReportFormat},
+    source::{report_evaluating, request_for, ReportFormat},
 };
 use blendlab_store::Store;
 
@@ -53,6 +54,17 @@ pub struct ReportArgs {
     /// (`--db` keeps its parts in the store). The data directory is still only read.
     #[arg(long, requires = "data")]
     state: Option<PathBuf>,
+    /// A candidate blend policy to evaluate off-policy on the blended arms' logged turns,
+    /// besides `uniform`, `only:MODEL` and `no_repeat` (repeatable): `uniform`,
+    /// `weighted:W1,W2,...` (in the arm's model order), `only:MODEL` or `no_repeat`.
+    #[arg(long = "evaluate-policy", value_name = "SPEC", value_parser = policy_spec)]
+    evaluate_policy: Vec<String>,
+}
+
+fn policy_spec(spec: &str) -> Result<String, String> {
+    CandidatePolicy::parse(spec)
+        .map(|_| spec.trim().to_owned())
+        .map_err(|e| e.to_string())
 }
 
 pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
@@ -68,11 +80,13 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
                 control: args.control.clone(),
                 window_days: args.window_days,
                 arms: None,
+                evaluate_policies: args.evaluate_policy.clone(),
             };
             if let Some(path) = &args.definition {
                 let definition = blendlab_experiments::read_definition(path)?;
                 request = ReportRequest {
                     experiment: args.experiment.clone(),
+                    evaluate_policies: args.evaluate_policy.clone(),
                     ..request_for(&definition, as_of)
                 };
             }
@@ -83,7 +97,15 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
         }
         (None, Some(url)) => {
             let store = Store::connect(url).await?;
-            report_from_store(&store, &args.experiment, as_of).await?
+            let today = Utc::now().date_naive();
+            report_evaluating(
+                &store,
+                &args.experiment,
+                as_of,
+                today,
+                &args.evaluate_policy,
+            )
+            .await?
         }
         (None, None) => unreachable!("clap requires --data or --db"),
     };

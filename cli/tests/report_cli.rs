@@ -52,7 +52,13 @@ fn report_over_a_data_directory_is_a_pure_read_in_every_format() {
         "--data",
         data,
     ];
-    let json = blendlab(&[&common[..], &["--format", "json"]].concat());
+    let json = blendlab(
+        &[
+            &common[..],
+            &["--format", "json", "--evaluate-policy", "weighted:2,1,1"],
+        ]
+        .concat(),
+    );
     assert!(
         json.status.success(),
         "{}",
@@ -71,6 +77,13 @@ fn report_over_a_data_directory_is_a_pure_read_in_every_format() {
     assert_eq!(
         report["arms"][1]["attribution"].as_array().unwrap().len(),
         3
+    );
+    let values = report["arms"][1]["policy_values"].as_array().unwrap();
+    assert!(
+        values
+            .iter()
+            .any(|v| v["policy"] == "weighted:2,1,1" && v["estimator"] == "dr"),
+        "{values:?}"
     );
 
     let html_path = dir
@@ -99,7 +112,9 @@ fn report_over_a_data_directory_is_a_pure_read_in_every_format() {
     let md = blendlab(&[&common[..], &["--format", "md"]].concat());
     let text = String::from_utf8(md.stdout).unwrap();
     assert!(
-        text.contains("| blend | 7 |") && text.contains("## Blend attribution"),
+        text.contains("| blend | 7 |")
+            && text.contains("## Blend components")
+            && text.contains("### What if: other blend policies in `blend`"),
         "{text}"
     );
 
@@ -148,6 +163,23 @@ fn report_errors_name_the_experiment_and_the_date() {
         "/nonexistent",
     ]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent: not found"));
+    let policy = blendlab(&[
+        "report",
+        "--experiment",
+        "chai-blend",
+        "--as-of",
+        "2026-11-30",
+        "--data",
+        data,
+        "--evaluate-policy",
+        "weighted:1,x",
+    ]);
+    assert!(!policy.status.success());
+    assert!(
+        String::from_utf8_lossy(&policy.stderr).contains("weights must be non-negative numbers"),
+        "{}",
+        String::from_utf8_lossy(&policy.stderr)
+    );
 }
 
 #[test]

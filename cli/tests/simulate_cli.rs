@@ -138,7 +138,7 @@ fn parquet_and_store_hold_the_same_simulated_history() {
     // Attribution sees small-a's higher continuation.
     let attribution = blend["attribution"].as_array().unwrap();
     let continuation = |model: &str| {
-        attribution.iter().find(|c| c["model"] == model).unwrap()["continuation"]["rate"]
+        attribution.iter().find(|c| c["model"] == model).unwrap()["continuation"]["mean"]
             .as_f64()
             .unwrap()
     };

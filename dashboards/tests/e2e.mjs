@@ -184,6 +184,8 @@ await step("the experiment page draws the report's retention, ratio and engageme
   check((await page.locator("#significance tbody tr").count()) === 31, "all days on request");
   const components = await page.locator("#attribution tbody tr").allTextContents();
   for (const model of ["small-a", "small-b", "small-c"]) check(components.some((t) => t.includes(model)), `attribution of ${model}`, components);
+  const policies = await page.locator("#policy-values tbody tr").allTextContents();
+  for (const policy of ["uniform", "only:small-a", "no_repeat"]) check(policies.some((t) => t.startsWith(policy)), `the what-if table has ${policy}`, policies);
   check((await page.textContent("#power-law")).match(/\d\.\d{3}/), "the power-law table has numbers");
   await shot("03-experiment");
   // The README's picture: the top of the page, down to the ratio chart.

@@ -48,6 +48,30 @@ async fn the_report_over_the_store_counts_real_chats_from_both_arms() {
         "tomorrow is not eligible yet"
     );
     assert!(report["srm"]["p_value"].as_f64().unwrap() > 0.0);
+    // Every served reply logs its draw probability, so the blend can be evaluated off-policy;
+    // the single-model control says why it cannot.
+    let (status, report) = app
+        .get_json(&format!(
+            "/api/v1/experiments/chai-blend/report?as_of={today}&evaluate_policy=weighted:2,1,1;only:small-b"
+        ))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let arm = |name: &str| {
+        report["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["arm"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert!(arm("control")["policy_values"].is_null());
+    assert!(arm("control")["policy_values_reason"].is_string());
+    let blend = arm("blend");
+    if blend["users"].as_u64().unwrap() > 0 {
+        assert!(blend["policy_values"].is_array(), "{blend}");
+        assert!(blend["policy_values_reason"].is_null(), "{blend}");
+    }
 }
 
 #[tokio::test]
@@ -103,10 +127,18 @@ async fn report_requests_with_mistakes_get_clear_4xx_errors() {
         "{body}"
     );
 
-    let cases: [(&str, u16); 3] = [
+    let cases: [(&str, u16); 5] = [
         ("/api/v1/experiments/nope/report", 404),
         ("/api/v1/experiments/chai-blend/report?as_of=yesterday", 400),
         ("/api/v1/experiments/chai-blend/report?format=pdf", 400),
+        (
+            "/api/v1/experiments/chai-blend/report?evaluate_policy=greedy",
+            400,
+        ),
+        (
+            "/api/v1/experiments/chai-blend/report?evaluate_policy=weighted:1,-1",
+            400,
+        ),
     ];
     for (path, want) in cases {
         let (status, body): (u16, Value) = app.get_json(path).await;

@@ -3,7 +3,7 @@
 //! the groups' outputs are combined. Every per-user computation (retention, time spent, the
 //! conversation sort of attribution) then holds one group's rows at a time, and what is kept
 //! between groups is small: per-(user, day) rows, per-arm sums, the replies' latencies and
-//! attribution rows. The numbers are the report's own: `tests/partitioned.rs` checks them against
+//! per-user turn cells. The numbers are the report's own: `tests/partitioned.rs` checks them against
 //! the single pass. Each group re-reads the Parquet files, so it is slower; it is for when the
 //! single pass does not fit (`BLENDLAB_REPORT_PARTITIONS`).
 
@@ -42,7 +42,7 @@ pub fn collect_in_groups(
     let blended_arms = blended(&arm_models)?;
     let has_latency = extras.iter().any(|c| c == m::LATENCY_MS);
 
-    let (mut user_days, mut conversations, mut sums, mut latencies, mut replies) =
+    let (mut user_days, mut conversations, mut sums, mut latencies, mut cells) =
         (vec![], vec![], vec![], vec![], vec![]);
     for group in 0..partitions {
         let members = cohorts.clone().lazy().filter(
@@ -66,12 +66,12 @@ pub fn collect_in_groups(
                     .select([col(a::ARM), col(m::LATENCY_MS).cast(DataType::Float64)]),
             )?);
         }
-        replies.push(collect(pipeline::attribution_rows(
+        cells.push(collect(pipeline::attribution(
             messages,
             &blended_arms,
             extras,
             event_input(frames),
-        ))?);
+        )?)?);
     }
 
     let user_days = collect(concat_all(user_days)?)?.lazy();
@@ -90,11 +90,11 @@ pub fn collect_in_groups(
         cohort_sizes: collect(pipeline::cohort_sizes(cohorts.lazy()))?,
         arm_days: collect(pipeline::arm_days(user_days.clone()))?,
         guardrails: collect(guardrails.sort([a::ARM], SortMultipleOptions::default()))?,
-        attribution: collect(pipeline::attribution_aggregate(
-            concat_all(replies)?,
-            extras,
-            event_input(frames).is_some(),
-        ))?,
+        // A user's cells are all in their group; sorted again so that users come in the one
+        // pass's order.
+        attribution: collect(
+            concat_all(cells)?.sort([a::ARM, out::UID], SortMultipleOptions::default()),
+        )?,
         arm_models,
         conversations: collect(summed_by_arm(conversations)?)?,
         returned_users: collect(pipeline::returned_users(user_days))?,

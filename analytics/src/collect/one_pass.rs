@@ -39,7 +39,7 @@ pub fn collect(
             &blended_arms,
             &frames.message_extras,
             events,
-        ),
+        )?,
         pipeline::conversations(messages),
         pipeline::returned_users(user_days),
     ];

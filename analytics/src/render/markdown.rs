@@ -153,25 +153,6 @@ pub fn markdown(report: &Report) -> String {
             number(g.compute_s_per_returned_user, 1)
         );
     }
-    let _ = writeln!(out, "\n## Blend attribution\n");
-    let _ = writeln!(out, "| arm | model | replies | share | continuation (95% CI) | next message chars | retry rate |");
-    let _ = writeln!(out, "|---|---|---:|---:|---|---:|---:|");
-    for arm in &report.arms {
-        for c in &arm.attribution {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {:.3} | {} ({}–{}) | {} | {} |",
-                arm.arm,
-                c.model,
-                c.replies,
-                c.share,
-                percent(Some(c.continuation.rate)),
-                percent(Some(c.continuation.ci_low)),
-                percent(Some(c.continuation.ci_high)),
-                number(c.next_user_message_chars.as_ref().map(|m| m.mean), 1),
-                percent(c.retry.as_ref().map(|r| r.rate))
-            );
-        }
-    }
+    super::components::components(report, &mut out);
     out
 }

@@ -1,6 +1,7 @@
 //! The report as Markdown and as a self-contained HTML page (inline SVG charts, no scripts, no
 //! network), next to the JSON contract.
 
+mod components;
 mod html;
 mod markdown;
 mod svg;

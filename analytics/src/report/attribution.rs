@@ -1,143 +1,318 @@
-//! Per-component signals inside an arm: what a learned blend policy would learn from.
+//! Per-component effects and off-policy values inside a blended arm, from the per-user turn
+//! cells of `pipeline::components`. Each reply's component is drawn at random, so a component's
+//! effect on its turn's outcomes is causal (a micro-randomized trial); replies cluster within
+//! users, so every interval is user-clustered (`stats::clustered`).
 
-use polars::prelude::*;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::columns::{counts, floats, optional_counts, strings};
-use crate::pipeline::attribution_columns as at;
+use crate::pipeline::components::cols;
+use crate::pipeline::out;
 use crate::schema::{assignments as a, messages as m};
-use crate::stats::{two_sided_z, ALPHA};
+use crate::stats::clustered::{clustered_difference, clustered_mean, UserPair, UserSum};
+use crate::stats::off_policy::{evaluate, CandidatePolicy, PolicyValue, TurnCell};
+use crate::stats::{holm, ALPHA};
 use crate::AnalyticsError;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ComponentAttribution {
     pub model: String,
     pub replies: u64,
+    /// Users with at least one reply of this component.
+    pub users: u64,
     /// This component's share of the arm's replies (1/3 each under the paper's uniform blend).
     pub share: f64,
     /// Replies followed by a user message in the same conversation within 30 minutes.
-    pub continuation: RateEstimate,
+    pub continuation: OutcomeEstimate,
     /// Characters of that next user message, when the log has `content_chars`.
-    pub next_user_message_chars: Option<MeanEstimate>,
+    pub next_user_message_chars: Option<OutcomeEstimate>,
     /// Replies with a `retry` event, when events carry `message_id`.
-    pub retry: Option<RateEstimate>,
-    /// Mean `value` of `feedback` events on the reply.
-    pub feedback: Option<MeanEstimate>,
+    pub retry: Option<OutcomeEstimate>,
+    /// Mean `value` of `feedback` events on the reply, over replies with feedback.
+    pub feedback: Option<OutcomeEstimate>,
 }
 
-/// A proportion with its 95% Wilson score interval (Wilson 1927), which stays inside [0, 1]
-/// and behaves at small n and near 0 or 1.
+/// The mean of one outcome over a component's replies, its 95% user-clustered interval (none
+/// with a single user), and the comparison with the arm's other replies.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RateEstimate {
+pub struct OutcomeEstimate {
+    /// Replies with a value of this outcome.
     pub n: u64,
-    pub rate: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-}
-
-/// A mean with its 95% t interval `mean +- t_{n-1} s / sqrt(n)`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct MeanEstimate {
-    pub n: u64,
+    pub users: u64,
     pub mean: f64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub vs_rest: Option<VsRest>,
+}
+
+/// This component's mean minus the mean of the arm's other replies, user-clustered; the p-value
+/// Holm-adjusted across the arm's components and outcomes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VsRest {
+    pub diff: f64,
     pub ci_low: f64,
     pub ci_high: f64,
+    pub p_value: f64,
+    pub p_value_adjusted: f64,
 }
 
-pub fn wilson(successes: u64, n: u64) -> Option<RateEstimate> {
-    if n == 0 {
-        return None;
+/// What a blended arm's replies say about its components and about other blend policies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArmComponents {
+    pub attribution: Vec<ComponentAttribution>,
+    /// `None` with the reason when the log cannot support off-policy evaluation.
+    pub policy_values: Option<Vec<PolicyValue>>,
+    pub policy_values_reason: Option<String>,
+}
+
+/// One cell row with the outcome sums the estimates need.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    turn: TurnCell,
+    missing_p: u64,
+    next_n: f64,
+    next_sum: f64,
+    retried: Option<f64>,
+    feedback_n: f64,
+    feedback_sum: f64,
+}
+
+const OUTCOMES: usize = 4;
+
+impl Cell {
+    /// `(n, sum)` of each outcome: continuation, next message chars, retry, feedback.
+    fn outcomes(&self) -> [UserSum; OUTCOMES] {
+        let n = self.turn.replies;
+        [
+            UserSum {
+                n,
+                sum: self.turn.continued,
+            },
+            UserSum {
+                n: self.next_n,
+                sum: self.next_sum,
+            },
+            UserSum {
+                n: if self.retried.is_some() { n } else { 0.0 },
+                sum: self.retried.unwrap_or(0.0),
+            },
+            UserSum {
+                n: self.feedback_n,
+                sum: self.feedback_sum,
+            },
+        ]
     }
-    let (nf, p) = (n as f64, successes as f64 / n as f64);
-    let z = two_sided_z(ALPHA);
-    let center = (p + z * z / (2.0 * nf)) / (1.0 + z * z / nf);
-    let half = z / (1.0 + z * z / nf) * (p * (1.0 - p) / nf + z * z / (4.0 * nf * nf)).sqrt();
-    Some(RateEstimate {
-        n,
-        rate: p,
-        ci_low: center - half,
-        ci_high: center + half,
-    })
 }
 
-pub fn mean_estimate(mean: Option<f64>, variance: Option<f64>, n: u64) -> Option<MeanEstimate> {
-    let mean = mean?;
-    if n < 2 {
-        return Some(MeanEstimate {
-            n,
-            mean,
-            ci_low: mean,
-            ci_high: mean,
-        });
-    }
-    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
-        .ok()?
-        .inverse_cdf(1.0 - ALPHA / 2.0);
-    let half = t * (variance.unwrap_or(0.0) / n as f64).sqrt();
-    Some(MeanEstimate {
-        n,
-        mean,
-        ci_low: mean - half,
-        ci_high: mean + half,
-    })
-}
-
-/// Attribution rows keyed by arm, from the `pipeline::attribution` frame.
-pub fn read(df: &DataFrame) -> Result<Vec<(String, ComponentAttribution)>, AnalyticsError> {
+/// Per arm, from the `pipeline::attribution` cells (sorted by arm and user). `models` gives each
+/// blended arm's model order; `policies` the candidate specs besides the default ones.
+pub fn read(
+    df: &polars::prelude::DataFrame,
+    models: &BTreeMap<String, Vec<String>>,
+    policies: &[String],
+) -> Result<BTreeMap<String, ArmComponents>, AnalyticsError> {
+    let mut by_arm: BTreeMap<String, Vec<Cell>> = BTreeMap::new();
     let arms = strings(df, a::ARM)?;
-    let models = strings(df, m::MODEL)?;
-    let replies = counts(df, at::REPLIES)?;
-    let continued = counts(df, at::CONTINUED)?;
-    let next_mean = floats(df, at::NEXT_CHARS_MEAN)?;
-    let next_var = floats(df, at::NEXT_CHARS_VAR)?;
-    let next_n = counts(df, at::NEXT_CHARS_N)?;
-    let retried = optional_counts(df, at::RETRIED)?;
-    let feedback_mean = floats(df, at::FEEDBACK_MEAN)?;
-    let feedback_var = floats(df, at::FEEDBACK_VAR)?;
-    let feedback_n = counts(df, at::FEEDBACK_N)?;
-    let mut rows = Vec::with_capacity(arms.len());
-    for (i, arm) in arms.iter().enumerate() {
-        let arm_replies: u64 = arms
-            .iter()
-            .zip(&replies)
-            .filter(|(x, _)| *x == arm)
-            .map(|(_, r)| r)
-            .sum();
-        let Some(continuation) = wilson(continued[i], replies[i]) else {
+    let cell_models = strings(df, m::MODEL)?;
+    let previous = df
+        .column(cols::PREVIOUS_MODEL)?
+        .cast(&polars::prelude::DataType::String)?;
+    let previous = previous.str()?;
+    let users = counts(df, out::UID)?;
+    let buckets = counts(df, cols::DEPTH_BUCKET)?;
+    let replies = counts(df, cols::REPLIES)?;
+    let continued = floats(df, cols::CONTINUED)?;
+    let missing = counts(df, cols::MISSING_CHOICE_PROB)?;
+    let inverse_p = floats(df, cols::INVERSE_P)?;
+    let continued_inverse_p = floats(df, cols::CONTINUED_INVERSE_P)?;
+    let inverse_p_squared = floats(df, cols::INVERSE_P_SQUARED)?;
+    let next_n = counts(df, cols::NEXT_CHARS_N)?;
+    let next_sum = floats(df, cols::NEXT_CHARS_SUM)?;
+    let retried = optional_counts(df, cols::RETRIED)?;
+    let feedback_n = counts(df, cols::FEEDBACK_N)?;
+    let feedback_sum = floats(df, cols::FEEDBACK_SUM)?;
+    for i in 0..df.height() {
+        let Some(order) = models.get(&arms[i]) else {
             continue;
         };
-        rows.push((
-            arm.clone(),
-            ComponentAttribution {
-                model: models[i].clone(),
-                replies: replies[i],
-                share: replies[i] as f64 / arm_replies.max(1) as f64,
-                continuation,
-                next_user_message_chars: mean_estimate(next_mean[i], next_var[i], next_n[i]),
-                retry: retried.as_ref().and_then(|r| wilson(r[i], replies[i])),
-                feedback: mean_estimate(feedback_mean[i], feedback_var[i], feedback_n[i]),
+        let index = |model: &str| order.iter().position(|m| m == model);
+        let Some(component) = index(&cell_models[i]) else {
+            continue;
+        };
+        let sum = |v: &[Option<f64>]| v[i].unwrap_or(0.0);
+        by_arm.entry(arms[i].clone()).or_default().push(Cell {
+            turn: TurnCell {
+                user: users[i] as u32,
+                component,
+                previous: previous.get(i).and_then(index),
+                depth_bucket: buckets[i] as u8,
+                replies: replies[i] as f64,
+                continued: sum(&continued),
+                inverse_p: sum(&inverse_p),
+                continued_inverse_p: sum(&continued_inverse_p),
+                inverse_p_squared: sum(&inverse_p_squared),
             },
-        ));
+            missing_p: missing[i],
+            next_n: next_n[i] as f64,
+            next_sum: sum(&next_sum),
+            retried: retried.as_ref().map(|r| r[i] as f64),
+            feedback_n: feedback_n[i] as f64,
+            feedback_sum: sum(&feedback_sum),
+        });
     }
-    Ok(rows)
+    Ok(by_arm
+        .into_iter()
+        .map(|(arm, cells)| {
+            let components = arm_components(&arm, &models[&arm], &cells, policies);
+            (arm, components)
+        })
+        .collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wilson_interval_matches_statsmodels_proportion_confint() {
-        // statsmodels.stats.proportion.proportion_confint(30, 100, method="wilson")
-        let estimate = wilson(30, 100).unwrap();
-        assert!(
-            (estimate.ci_low - 0.21894885294932756).abs() < 1e-9,
-            "{estimate:?}"
-        );
-        assert!(
-            (estimate.ci_high - 0.39584854633346667).abs() < 1e-9,
-            "{estimate:?}"
-        );
+fn arm_components(
+    arm: &str,
+    models: &[String],
+    cells: &[Cell],
+    policies: &[String],
+) -> ArmComponents {
+    let (policy_values, policy_values_reason) = match policy_values(arm, models, cells, policies) {
+        Ok(values) => (Some(values), None),
+        Err(reason) => (None, Some(reason)),
+    };
+    ArmComponents {
+        attribution: component_effects(models, cells),
+        policy_values,
+        policy_values_reason,
     }
+}
+
+/// Each user's sums of one outcome: for `component` (mine) and the arm's other replies (rest).
+fn user_pairs(cells: &[Cell], component: usize, outcome: usize) -> Vec<UserPair> {
+    let mut pairs: Vec<UserPair> = Vec::new();
+    let mut last = None;
+    for cell in cells {
+        if last != Some(cell.turn.user) {
+            pairs.push(UserPair::default());
+            last = Some(cell.turn.user);
+        }
+        let pair = pairs.last_mut().expect("pushed above");
+        let value = cell.outcomes()[outcome];
+        let side = if cell.turn.component == component {
+            &mut pair.mine
+        } else {
+            &mut pair.rest
+        };
+        side.n += value.n;
+        side.sum += value.sum;
+    }
+    pairs
+}
+
+fn component_effects(models: &[String], cells: &[Cell]) -> Vec<ComponentAttribution> {
+    let total_replies: f64 = cells.iter().map(|c| c.turn.replies).sum();
+    let mut estimates: Vec<[Option<OutcomeEstimate>; OUTCOMES]> = Vec::new();
+    let mut family: Vec<(usize, usize, f64)> = Vec::new();
+    for component in 0..models.len() {
+        let mut row: [Option<OutcomeEstimate>; OUTCOMES] = Default::default();
+        for (outcome, slot) in row.iter_mut().enumerate() {
+            let pairs = user_pairs(cells, component, outcome);
+            let mine: Vec<UserSum> = pairs.iter().map(|p| p.mine).collect();
+            let Some(mean) = clustered_mean(&mine, ALPHA) else {
+                continue;
+            };
+            let vs_rest = clustered_difference(&pairs, ALPHA).map(|d| {
+                family.push((component, outcome, d.p_value));
+                VsRest {
+                    diff: d.diff,
+                    ci_low: d.ci_low,
+                    ci_high: d.ci_high,
+                    p_value: d.p_value,
+                    p_value_adjusted: d.p_value,
+                }
+            });
+            *slot = Some(OutcomeEstimate {
+                n: mine.iter().map(|u| u.n).sum::<f64>() as u64,
+                users: mean.users,
+                mean: mean.mean,
+                ci_low: mean.ci_low,
+                ci_high: mean.ci_high,
+                vs_rest,
+            });
+        }
+        estimates.push(row);
+    }
+    let adjusted = holm(&family.iter().map(|f| f.2).collect::<Vec<_>>());
+    for ((component, outcome, _), p) in family.iter().zip(adjusted) {
+        if let Some(Some(vs_rest)) = estimates[*component][*outcome]
+            .as_mut()
+            .map(|e| e.vs_rest.as_mut())
+        {
+            vs_rest.p_value_adjusted = p;
+        }
+    }
+    models
+        .iter()
+        .zip(estimates)
+        .filter_map(|(model, [continuation, next, retry, feedback])| {
+            let continuation = continuation?;
+            Some(ComponentAttribution {
+                model: model.clone(),
+                replies: continuation.n,
+                users: continuation.users,
+                share: continuation.n as f64 / total_replies.max(1.0),
+                continuation,
+                next_user_message_chars: next,
+                retry,
+                feedback,
+            })
+        })
+        .collect()
+}
+
+/// The default candidates (`uniform`, `only:M` for each model, `no_repeat`) and the requested
+/// ones, each by IPS, SNIPS and DR; or why the log cannot say.
+fn policy_values(
+    arm: &str,
+    models: &[String],
+    cells: &[Cell],
+    requested: &[String],
+) -> Result<Vec<PolicyValue>, String> {
+    let missing: u64 = cells.iter().map(|c| c.missing_p).sum();
+    let replies = cells.iter().map(|c| c.turn.replies).sum::<f64>() as u64;
+    if missing == replies {
+        return Err("no reply has a choice_prob: the draw probabilities are unknown".into());
+    }
+    if missing > 0 {
+        return Err(format!(
+            "{missing} of {replies} replies have no choice_prob: the draw probabilities are unknown"
+        ));
+    }
+    let mut specs = vec!["uniform".to_owned()];
+    specs.extend(models.iter().map(|m| format!("only:{m}")));
+    specs.push("no_repeat".to_owned());
+    specs.extend(
+        requested
+            .iter()
+            .filter(|s| !specs.contains(s))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let turns: Vec<TurnCell> = cells.iter().map(|c| c.turn).collect();
+    let mut values = Vec::new();
+    for spec in &specs {
+        let Ok(policy) = CandidatePolicy::parse(spec) else {
+            continue;
+        };
+        if policy.check(spec, arm, models).is_err() {
+            continue;
+        }
+        let only = match &policy {
+            CandidatePolicy::Only(model) => models.iter().position(|m| m == model),
+            _ => None,
+        };
+        values.extend(evaluate(spec, &policy, &turns, models.len(), only, ALPHA));
+    }
+    Ok(values)
 }

@@ -52,10 +52,13 @@ pub fn assemble(
         guardrails::read(&guardrail_frame(&collected)?, users_of)?
             .into_iter()
             .collect();
-    let mut components: BTreeMap<String, Vec<_>> = BTreeMap::new();
-    for (arm, row) in attribution::read(&collected.attribution)? {
-        components.entry(arm).or_default().push(row);
-    }
+    let blended: BTreeMap<String, Vec<String>> = arms
+        .iter()
+        .filter(|arm| arm.models.len() > 1)
+        .map(|arm| (arm.name.clone(), arm.models.clone()))
+        .collect();
+    let mut components =
+        attribution::read(&collected.attribution, &blended, &request.evaluate_policies)?;
 
     let srm = srm(&arms);
     let control_report = arm_report_without_comparison(&arms[0], &mut guardrails, &mut components);
@@ -247,8 +250,12 @@ fn arm_counts(
 fn arm_report_without_comparison(
     arm: &ArmCounts,
     guardrails: &mut BTreeMap<String, guardrails::Guardrails>,
-    components: &mut BTreeMap<String, Vec<attribution::ComponentAttribution>>,
+    components: &mut BTreeMap<String, attribution::ArmComponents>,
 ) -> ArmReport {
+    let mut blend = components.remove(&arm.name).unwrap_or_default();
+    if arm.models.len() < 2 {
+        blend.policy_values_reason = Some("a single model: no blend policy to evaluate".into());
+    }
     ArmReport {
         arm: arm.name.clone(),
         users: arm.users,
@@ -257,7 +264,9 @@ fn arm_report_without_comparison(
         engagement: arm.engagement.clone(),
         power_law: PowerLaws::default(),
         guardrails: guardrails.remove(&arm.name).unwrap_or_default(),
-        attribution: components.remove(&arm.name).unwrap_or_default(),
+        attribution: blend.attribution,
+        policy_values: blend.policy_values,
+        policy_values_reason: blend.policy_values_reason,
     }
 }
 

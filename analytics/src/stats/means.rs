@@ -55,7 +55,7 @@ pub fn welch_t_test(a: MeanSummary, b: MeanSummary, alpha: f64) -> Option<WelchT
 /// The `1 - tail` quantile of a t distribution. statrs' `inverse_cdf` is off by up to ~1e-6
 /// (relative) at large degrees of freedom (seen at df = 92,000 against scipy), while its `sf` and
 /// `pdf` are accurate, so Newton steps on `sf(q) = tail` polish it to machine precision.
-fn upper_quantile(distribution: &StudentsT, tail: f64) -> f64 {
+pub(crate) fn upper_quantile(distribution: &StudentsT, tail: f64) -> f64 {
     let mut q = distribution.inverse_cdf(1.0 - tail);
     for _ in 0..4 {
         let step = (distribution.sf(q) - tail) / distribution.pdf(q);

@@ -96,6 +96,7 @@ fn analytics(args: AnalyticsBenchArgs) -> anyhow::Result<()> {
         control: "control".into(),
         window_days: 30,
         arms: None,
+        evaluate_policies: Vec::new(),
     };
     // DuckDB first: a child starts with its parent's peak RSS, which must not be the report's.
     let duckdb = if args.no_duckdb {

@@ -50,7 +50,7 @@ pub fn profile(
                 &["blend".to_owned()],
                 &frames.message_extras,
                 None,
-            ),
+            )?,
         ),
     ];
     let mut timings = Vec::new();

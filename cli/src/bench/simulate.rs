@@ -16,6 +16,9 @@ pub struct CalibrationArgs {
     /// Users per A/A experiment (both arms).
     #[arg(long, default_value_t = CalibrationConfig::full().aa_users)]
     aa_users: u64,
+    /// Users per simulated micro-randomized trial (the blend-component checks).
+    #[arg(long, default_value_t = CalibrationConfig::full().trial_users)]
+    trial_users: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[arg(long)]
@@ -27,6 +30,7 @@ pub async fn calibration(args: CalibrationArgs) -> anyhow::Result<()> {
     let config = CalibrationConfig {
         runs: args.runs,
         aa_users: args.aa_users,
+        trial_users: args.trial_users,
         seed: args.seed,
     };
     let started = Instant::now();
@@ -61,6 +65,9 @@ pub fn table(checks: &[CalibrationCheck]) -> String {
             Target::AtLeast { bound } => format!(">= {:.0}%", 100.0 * bound),
             Target::AtLeastUpToMonteCarloError { bound } => {
                 format!(">= {:.0}% (up to Monte Carlo error)", 100.0 * bound)
+            }
+            Target::WithinStandardErrors { count } => {
+                format!("|mean error| <= {count} Monte Carlo standard errors")
             }
         };
         let context: Vec<String> = check

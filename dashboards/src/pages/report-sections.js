@@ -226,6 +226,17 @@ function guardrailsCard(arms) {
   );
 }
 
+function vsRest(e) {
+  const v = e?.vs_rest;
+  if (!v) return "–";
+  const pp = (x) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}`;
+  return `${pp(v.diff)} pp [${pp(v.ci_low)}, ${pp(v.ci_high)}] p=${pValue(v.p_value_adjusted)}`;
+}
+
+function estimate(e, format) {
+  return e ? `${format(e.mean)} ${interval(e.ci_low, e.ci_high, format)}` : "–";
+}
+
 function attributionCard(arms) {
   const rows = arms.flatMap((arm) =>
     (arm.attribution ?? []).map((c) =>
@@ -235,19 +246,57 @@ function attributionCard(arms) {
         el("td", {}, arm.arm),
         el("td", {}, c.model),
         el("td", { class: "num" }, count(c.replies)),
-        el("td", { class: "num" }, percent(c.share)),
-        el("td", { class: "num" }, `${percent(c.continuation?.rate)} ${interval(c.continuation?.ci_low, c.continuation?.ci_high, (v) => percent(v))}`),
-        el("td", { class: "num" }, c.next_user_message_chars ? `${fixed(c.next_user_message_chars.mean, 1)} ${interval(c.next_user_message_chars.ci_low, c.next_user_message_chars.ci_high, (v) => fixed(v, 1))}` : "–"),
-        el("td", { class: "num" }, c.retry ? `${percent(c.retry.rate, 2)} ${interval(c.retry.ci_low, c.retry.ci_high, (v) => percent(v, 2))}` : "–"),
-        el("td", { class: "num" }, c.feedback ? `${fixed(c.feedback.mean, 2)} ${interval(c.feedback.ci_low, c.feedback.ci_high)}` : "–"),
+        el("td", { class: "num" }, count(c.users)),
+        el("td", { class: "num" }, estimate(c.continuation, (v) => percent(v))),
+        el("td", { class: "num" }, vsRest(c.continuation)),
+        el("td", { class: "num" }, estimate(c.next_user_message_chars, (v) => fixed(v, 1))),
+        el("td", { class: "num" }, estimate(c.retry, (v) => percent(v, 2))),
+        el("td", { class: "num" }, estimate(c.feedback, (v) => fixed(v, 2))),
       ),
     ),
   );
   return el(
     "section",
     { class: "card", id: "attribution" },
-    el("h2", {}, "Blend attribution"),
-    el("p", { class: "muted small" }, "Per component: how often its reply is followed by another user message within 30 minutes, how long that message is, and retry and feedback rates, with 95% intervals."),
-    rows.length ? table(["Arm", "Component", "Replies", "Share", "Continuation", "Next message chars", "Retry", "Feedback"], rows) : el("p", { class: "muted" }, "No component replies in this report."),
+    el("h2", {}, "Blend components"),
+    el("p", { class: "muted small" }, "Each reply's component is drawn at random, so these are causal effects on the turn: how often its reply is followed by another user message within 30 minutes, how long that message is, retries and feedback. 95% intervals are user-clustered; \"vs rest\" is the component minus the arm's other replies, with its Holm-adjusted p-value."),
+    rows.length ? table(["Arm", "Component", "Replies", "Users", "Continuation", "Vs rest", "Next message chars", "Retry", "Feedback"], rows) : el("p", { class: "muted" }, "No component replies in this report."),
+    policyValuesCard(arms),
   );
+}
+
+// The "what if" table: candidate blend policies' continuation on the logged turns.
+function policyValuesCard(arms) {
+  const blended = arms.filter((arm) => (arm.models ?? []).length > 1);
+  const sections = blended.map((arm) => {
+    if (!arm.policy_values) {
+      return el("p", { class: "muted" }, `${arm.arm}: no off-policy values (${arm.policy_values_reason ?? "not available"}).`);
+    }
+    const replies = (arm.attribution ?? []).reduce((t, c) => t + c.replies, 0);
+    const continued = (arm.attribution ?? []).reduce((t, c) => t + c.continuation.mean * c.continuation.n, 0);
+    const policies = [...new Set(arm.policy_values.map((v) => v.policy))];
+    const cell = (policy, estimator) => {
+      const v = arm.policy_values.find((x) => x.policy === policy && x.estimator === estimator);
+      return v ? `${percent(v.value)} ${interval(v.ci_low, v.ci_high, (x) => percent(x))}` : "–";
+    };
+    const rows = policies.map((policy) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, policy),
+        el("td", { class: "num" }, cell(policy, "ips")),
+        el("td", { class: "num" }, cell(policy, "snips")),
+        el("td", { class: "num" }, cell(policy, "dr")),
+        el("td", { class: "num" }, count(Math.round(arm.policy_values.find((x) => x.policy === policy).ess))),
+      ),
+    );
+    return el(
+      "div",
+      {},
+      el("h3", {}, `What if: other blend policies in ${arm.arm}`),
+      el("p", { class: "muted small" }, `Logged policy: continuation ${percent(replies ? continued / replies : null)} over ${count(replies)} replies. Off-policy values of the per-turn continuation on the same turns, from the logged draw probabilities.`),
+      table(["Policy", "IPS", "SNIPS", "DR", "Effective sample"], rows),
+    );
+  });
+  return el("div", { id: "policy-values" }, ...sections);
 }

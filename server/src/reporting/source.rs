@@ -64,6 +64,7 @@ pub fn request_for(definition: &ExperimentDefinition, as_of: NaiveDate) -> Repor
                 })
                 .collect(),
         ),
+        evaluate_policies: Vec::new(),
     }
 }
 
@@ -80,18 +81,33 @@ pub async fn report_from_store(
 
 /// [`report_from_store`] on a given UTC day (`today`): the days through the day before it are
 /// final and kept. Tests pin the clock with it.
-#[tracing::instrument(skip(store))]
 pub async fn report_from_store_on(
     store: &Store,
     key: &str,
     as_of: NaiveDate,
     today: NaiveDate,
 ) -> Result<Report, StoreReportError> {
+    report_evaluating(store, key, as_of, today, &[]).await
+}
+
+/// [`report_from_store_on`] with candidate blend policies to evaluate off-policy besides the
+/// default ones (spec strings, checked by the caller).
+#[tracing::instrument(skip(store))]
+pub async fn report_evaluating(
+    store: &Store,
+    key: &str,
+    as_of: NaiveDate,
+    today: NaiveDate,
+    policies: &[String],
+) -> Result<Report, StoreReportError> {
     let row = store
         .experiment(key)
         .await?
         .ok_or_else(|| StoreReportError::UnknownExperiment(key.to_owned()))?;
-    let request = request_for(&row.definition, as_of);
+    let request = ReportRequest {
+        evaluate_policies: policies.to_vec(),
+        ..request_for(&row.definition, as_of)
+    };
     let series = {
         let request = request.clone();
         // polars plans on a blocking thread only, even to read a schema.

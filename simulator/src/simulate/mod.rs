@@ -50,6 +50,11 @@ pub struct SimulateArgs {
     /// (repeatable; default 0.75, i.e. 4 user messages per sitting).
     #[arg(long = "continuation", value_name = "MODEL=P")]
     continuations: Vec<String>,
+    /// How much users differ in their propensity to continue: the standard deviation of a
+    /// per-user shift on the logit scale, shared by all components (0: users alike). Real users
+    /// differ, so replies cluster within users.
+    #[arg(long, default_value_t = 0.9)]
+    continuation_spread: f64,
     /// Write the contract's single-file Parquet data directory here.
     #[arg(long, conflicts_with_all = ["db", "url"])]
     out: Option<PathBuf>,
@@ -131,6 +136,11 @@ pub fn population(
             "--continuation {model}={p}: no arm uses model {model:?}"
         );
     }
+    anyhow::ensure!(
+        args.continuation_spread.is_finite() && args.continuation_spread >= 0.0,
+        "--continuation-spread {}: a non-negative number is needed",
+        args.continuation_spread
+    );
     let back = i64::from(args.days) + i64::from(args.horizon);
     let start = args
         .start
@@ -143,7 +153,10 @@ pub fn population(
         exposure_days: args.days,
         horizon_days: args.horizon,
         seed: args.seed,
-        behaviour: Behaviour::default(),
+        behaviour: Behaviour {
+            continuation_spread: args.continuation_spread,
+            ..Behaviour::default()
+        },
     })
 }
 

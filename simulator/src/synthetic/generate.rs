@@ -52,6 +52,12 @@ pub fn simulate<S: LogSink>(
             assigned_at: exposed_at,
         })?;
         summary.users += 1;
+        let spread = population.behaviour.continuation_spread;
+        let propensity = if spread > 0.0 {
+            spread * rng.normal()
+        } else {
+            0.0
+        };
         for k in 0..=population.horizon_days {
             let p = population.behaviour.return_probability(k, arm_spec.lift);
             if !rng.chance(p) {
@@ -66,6 +72,7 @@ pub fn simulate<S: LogSink>(
             let day = Day {
                 k,
                 arm,
+                propensity,
                 first,
                 end: day_start + DAY_MICROS - 1,
             };
@@ -104,6 +111,8 @@ impl Ids {
 struct Day {
     k: u32,
     arm: usize,
+    /// The user's propensity to continue, on the logit scale.
+    propensity: f64,
     /// When the first sitting starts.
     first: i64,
     /// The last microsecond of the day: a sitting that would cross midnight stops there.
@@ -188,7 +197,8 @@ fn active_day<S: LogSink>(
             })?;
             summary.messages += 1;
             position += 1;
-            let continuation = arm.continuation[component];
+            let continuation =
+                super::Behaviour::continuation(arm.continuation[component], day.propensity);
             let continues = rng.chance(continuation);
             reactions(
                 behaviour,

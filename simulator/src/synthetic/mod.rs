@@ -10,7 +10,8 @@
 //! - on an active day, one sitting, or two with probability `second_sitting`, each a conversation;
 //! - in a sitting, a user message, a reply from the component the allocation picks, and another
 //!   user message with that component's `continuation` probability: the per-component propensity
-//!   that a learned blend policy would exploit;
+//!   that a learned blend policy would exploit, shifted on the logit scale by the user's own
+//!   propensity (`continuation_spread`), so that replies cluster within users;
 //! - now and then a message left unanswered, a pause longer than the 1800 s gap rule, feedback
 //!   (more often positive for components users continue with) and retries.
 
@@ -41,6 +42,10 @@ pub struct Behaviour {
     pub feedback_rate: f64,
     /// Probability that a reply the user does not continue after is retried.
     pub retry_rate: f64,
+    /// Users differ: each has a propensity to continue, `spread * z` with z standard normal,
+    /// added to the logit of every component's continuation probability. 0 makes users alike
+    /// (and draws nothing, so seeded logs stay as they were).
+    pub continuation_spread: f64,
 }
 
 impl Default for Behaviour {
@@ -53,6 +58,7 @@ impl Default for Behaviour {
             long_pause: 0.05,
             feedback_rate: 0.05,
             retry_rate: 0.10,
+            continuation_spread: 0.0,
         }
     }
 }
@@ -64,6 +70,15 @@ impl Behaviour {
             return 1.0;
         }
         (self.return_initial * f64::from(k).powf(-self.return_decay) * (1.0 + lift)).clamp(0.0, 1.0)
+    }
+
+    /// A user's continuation probability after a component whose probability is `p` for a
+    /// typical user, given the user's propensity (`spread * z`) on the logit scale.
+    pub fn continuation(p: f64, propensity: f64) -> f64 {
+        if propensity == 0.0 || p <= 0.0 || p >= 1.0 {
+            return p;
+        }
+        1.0 / (1.0 + (-((p / (1.0 - p)).ln() + propensity)).exp())
     }
 }
 

@@ -34,6 +34,13 @@ impl Rng {
         ((self.next_u64() >> 32) * n) >> 32
     }
 
+    /// A standard normal draw (Box-Muller; one of the pair is used).
+    pub fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.uniform();
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     /// A number of successes of `trials` Bernoulli(p) draws.
     pub fn binomial(&mut self, trials: u64, p: f64) -> u64 {
         (0..trials).filter(|_| self.chance(p)).count() as u64

@@ -6,7 +6,7 @@ use super::part::{cols, DayPart};
 use crate::collect::shared::{arm_models_frame, blended, event_input, Collected};
 use crate::collect::shared::{collect_plan as collect, concat_all, summed_by_arm};
 use crate::load::LogFrames;
-use crate::pipeline::{self, attribution_columns as at, guard, out};
+use crate::pipeline::{self, components, guard, out};
 use crate::request::ArmSpec;
 use crate::schema::{assignments as a, messages as m};
 
@@ -44,10 +44,10 @@ pub fn collected(
     };
     let blended_arms = blended(&arm_models)?;
     Ok(Collected {
-        cohort_sizes: collect(pipeline::cohort_sizes(cohorts.lazy()))?,
+        cohort_sizes: collect(pipeline::cohort_sizes(cohorts.clone().lazy()))?,
         arm_days: collect(pipeline::arm_days(user_days.clone()))?,
         guardrails: guardrails(frames, parts)?,
-        attribution: attribution(frames, parts, &blended_arms)?,
+        attribution: attribution(frames, &cohorts, parts, &blended_arms)?,
         arm_models,
         conversations: collect(
             stacked(parts, |p| &p.conversations)?
@@ -142,89 +142,37 @@ fn latency_percentiles(counts: &DataFrame) -> PolarsResult<DataFrame> {
     ])
 }
 
-/// Per (arm, model) of the blended arms, as [`pipeline::attribution_aggregate`] gives it: counts
-/// add up, and the next message's length combines by Chan's formula for means and variances.
+/// The turn cells of the blended arms, as [`pipeline::attribution`] gives them: the kept
+/// replies of every day, keyed by `uid`, in conversation and time order (a conversation may span
+/// days, so its context is taken over the whole window), with the events known now.
 fn attribution(
     frames: &LogFrames,
+    cohorts: &DataFrame,
     parts: &[DayPart],
     blended_arms: &[String],
 ) -> PolarsResult<DataFrame> {
-    let in_blended_arm = |arm: Expr| {
-        blended_arms.iter().fold(lit(false), |any, name| {
-            any.or(arm.clone().eq(lit(name.as_str())))
-        })
-    };
-    let mut aggregates = vec![
-        col(at::REPLIES).sum().alias(at::REPLIES),
-        col(at::CONTINUED).sum().alias(at::CONTINUED),
-    ];
-    let mut finish = vec![
-        col(a::ARM),
-        col(m::MODEL),
-        col(at::REPLIES),
-        col(at::CONTINUED),
-    ];
-    if frames.has_message_column(m::CONTENT_CHARS) {
-        let n = || col(at::NEXT_CHARS_N).cast(DataType::Float64);
-        let mean = || col(at::NEXT_CHARS_MEAN).fill_null(lit(0.0));
-        let pooled_mean = (n() * mean()).sum() / n().sum();
-        aggregates.extend([
-            col(at::NEXT_CHARS_N).sum().alias(at::NEXT_CHARS_N),
-            pooled_mean.clone().alias(at::NEXT_CHARS_MEAN),
-            (col(cols::NEXT_CHARS_M2) + n() * (mean() - pooled_mean).pow(2))
-                .sum()
-                .alias(cols::NEXT_CHARS_M2),
-        ]);
-        let count = || col(at::NEXT_CHARS_N).cast(DataType::Float64);
-        finish.extend([
-            when(count().gt(lit(0.0)))
-                .then(col(at::NEXT_CHARS_MEAN))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias(at::NEXT_CHARS_MEAN),
-            when(count().gt(lit(1.0)))
-                .then(col(cols::NEXT_CHARS_M2) / (count() - lit(1.0)))
-                .otherwise(lit(NULL).cast(DataType::Float64))
-                .alias(at::NEXT_CHARS_VAR),
-            col(at::NEXT_CHARS_N),
-        ]);
-    }
-    let mut combined = stacked(parts, |p| &p.attribution)?
-        .filter(in_blended_arm(col(a::ARM)))
-        .group_by([col(a::ARM), col(m::MODEL)])
-        .agg(aggregates)
-        .select(finish);
-    if let (Some(events), true) = (
-        event_input(frames),
-        frames.has_message_column(m::MESSAGE_ID),
-    ) {
-        let outcomes = stacked(parts, |p| &p.replies)?
-            .filter(in_blended_arm(col(a::ARM)))
-            .join(
-                pipeline::event_outcomes(events),
-                [col(m::MESSAGE_ID)],
-                [col(crate::schema::events::MESSAGE_ID)],
-                JoinArgs::new(JoinType::Left),
-            )
-            .group_by([col(a::ARM), col(m::MODEL)])
-            .agg([
-                col(pipeline::WAS_RETRIED)
-                    .fill_null(lit(false))
-                    .sum()
-                    .cast(DataType::UInt64)
-                    .alias(at::RETRIED),
-                col(pipeline::FEEDBACK)
-                    .count()
-                    .cast(DataType::UInt64)
-                    .alias(at::FEEDBACK_N),
-                col(pipeline::FEEDBACK).mean().alias(at::FEEDBACK_MEAN),
-                col(pipeline::FEEDBACK).var(1).alias(at::FEEDBACK_VAR),
-            ]);
-        combined = combined.join(
-            outcomes,
-            [col(a::ARM), col(m::MODEL)],
-            [col(a::ARM), col(m::MODEL)],
-            JoinArgs::new(JoinType::Left),
+    let in_blended_arm = blended_arms.iter().fold(lit(false), |any, name| {
+        any.or(col(a::ARM).eq(lit(name.as_str())))
+    });
+    let replies = stacked(parts, |p| &p.replies)?
+        .filter(in_blended_arm)
+        .join(
+            cohorts
+                .clone()
+                .lazy()
+                .select([col(a::USER_ID), col(out::UID)]),
+            [col(a::USER_ID)],
+            [col(a::USER_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .sort(
+            [m::CONVERSATION_ID, out::TS],
+            SortMultipleOptions::default().with_maintain_order(true),
         );
-    }
-    collect(combined.sort([a::ARM, m::MODEL], SortMultipleOptions::default()))
+    collect(components::turn_cells(
+        components::with_turn_context(replies)?,
+        out::UID,
+        &frames.message_extras,
+        event_input(frames),
+    ))
 }

@@ -5,15 +5,13 @@ use polars::prelude::*;
 
 use crate::collect::shared::collect_plan as collect;
 use crate::load::LogFrames;
-use crate::pipeline::{self, attribution_columns as at, out, Horizon, DAY_MICROS};
+use crate::pipeline::{self, components, out, Horizon, DAY_MICROS};
 use crate::schema::{assignments as a, messages as m};
 
 /// Columns of a day part beyond the pipeline's own.
 pub mod cols {
     /// How many replies had this latency.
     pub const N: &str = "n";
-    /// The variance of `next_chars` times its count (for Chan's combination of variances).
-    pub const NEXT_CHARS_M2: &str = "next_chars_m2";
 }
 
 /// The frames of one day, each named as its file in the state directory.
@@ -26,46 +24,43 @@ pub struct DayPart {
     pub latencies: DataFrame,
     /// `arm, conversation_id`: the conversations with a message that day.
     pub conversations: DataFrame,
-    /// `arm, model, replies, continued` and, with `content_chars`, `next_chars_n`,
-    /// `next_chars_mean`, `next_chars_m2`: the day's replies, every arm.
-    pub attribution: DataFrame,
-    /// `arm, model, message_id`: the day's replies, for events that arrive later.
+    /// The day's replies, every arm, as [`components::reply_rows`] gives them with `user_id`:
+    /// their continuation (seen through the next day), choice probability and message id. Their
+    /// context (previous component, depth) and events, which may arrive later, are joined when
+    /// the parts are combined.
     pub replies: DataFrame,
     /// `arm, model`: who wrote the day's replies.
     pub arm_models: DataFrame,
 }
 
 impl DayPart {
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 6] = [
         "user_days",
         "sums",
         "latencies",
         "conversations",
-        "attribution",
         "replies",
         "arm_models",
     ];
 
-    pub fn frames_mut(&mut self) -> [&mut DataFrame; 7] {
+    pub fn frames_mut(&mut self) -> [&mut DataFrame; 6] {
         [
             &mut self.user_days,
             &mut self.sums,
             &mut self.latencies,
             &mut self.conversations,
-            &mut self.attribution,
             &mut self.replies,
             &mut self.arm_models,
         ]
     }
 
-    pub fn from_frames(frames: [DataFrame; 7]) -> Self {
-        let [user_days, sums, latencies, conversations, attribution, replies, arm_models] = frames;
+    pub fn from_frames(frames: [DataFrame; 6]) -> Self {
+        let [user_days, sums, latencies, conversations, replies, arm_models] = frames;
         Self {
             user_days,
             sums,
             latencies,
             conversations,
-            attribution,
             replies,
             arm_models,
         }
@@ -167,49 +162,25 @@ pub fn compute(
             .select([col(a::ARM), col(m::CONVERSATION_ID)])
             .unique(None, UniqueKeepStrategy::Any),
     )?;
-    let message_id = if has(m::MESSAGE_ID) {
-        col(m::MESSAGE_ID)
-    } else {
-        lit(NULL).cast(DataType::String)
-    };
-    let replies = collect(messages.clone().filter(col(out::IS_REPLY)).select([
-        col(a::ARM),
-        col(m::MODEL),
-        message_id.alias(m::MESSAGE_ID),
-    ]))?;
     let arm_models = collect(pipeline::arm_models(messages.clone()))?;
 
-    let attribution_input = if next_day_final {
+    let replies_input = if next_day_final {
         messages_from(day + 1)?
     } else {
         messages
     };
     let arms = cohorts.column(a::ARM)?.unique()?;
     let every_arm: Vec<String> = arms.str()?.iter().flatten().map(str::to_owned).collect();
-    let rows = pipeline::attribution_rows(attribution_input, &every_arm, extras, None)
-        .filter(col(out::TS).lt(lit((day + 1) * DAY_MICROS)));
-    let mut aggregates = pipeline::reply_counts().to_vec();
-    if has(m::CONTENT_CHARS) {
-        let next = || col(pipeline::NEXT_CHARS);
-        aggregates.extend([
-            next()
-                .count()
-                .cast(DataType::UInt64)
-                .alias(at::NEXT_CHARS_N),
-            next().mean().alias(at::NEXT_CHARS_MEAN),
-            (next().var(0) * next().count().cast(DataType::Float64))
-                .fill_null(lit(0.0))
-                .alias(cols::NEXT_CHARS_M2),
-        ]);
-    }
-    let attribution = collect(rows.group_by([col(a::ARM), col(m::MODEL)]).agg(aggregates))?;
+    let replies = collect(
+        components::reply_rows(replies_input, &every_arm, extras, a::USER_ID)
+            .filter(col(out::TS).lt(lit((day + 1) * DAY_MICROS))),
+    )?;
 
     Ok(DayPart {
         user_days,
         sums,
         latencies,
         conversations,
-        attribution,
         replies,
         arm_models,
     })

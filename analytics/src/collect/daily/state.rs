@@ -57,7 +57,7 @@ impl PartStore for StateDir {
             let file = fs::File::open(folder.join(format!("{name}.parquet")))?;
             frames.push(ParquetReader::new(file).finish()?);
         }
-        let frames: [DataFrame; 7] = frames.try_into().expect("one frame per name");
+        let frames: [DataFrame; 6] = frames.try_into().expect("one frame per name");
         Ok(Some(DayPart::from_frames(frames)))
     }
 
@@ -158,9 +158,12 @@ fn decode(mut blob: &[u8]) -> PolarsResult<DayPart> {
         frames.push(ParquetReader::new(std::io::Cursor::new(bytes)).finish()?);
         blob = &rest[length..];
     }
-    let frames: [DataFrame; 7] = frames.try_into().expect("one frame per name");
+    let frames: [DataFrame; 6] = frames.try_into().expect("one frame per name");
     Ok(DayPart::from_frames(frames))
 }
+
+/// The layout of a kept part; parts of another layout are not read back but recomputed.
+const PART_FORMAT: u32 = 2;
 
 /// What a part depends on besides its day.
 pub struct PartKey {
@@ -190,6 +193,9 @@ impl PartKey {
             .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
                 (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
             });
-        format!("window-{}-columns-{fingerprint:016x}", self.window_days)
+        format!(
+            "v{PART_FORMAT}-window-{}-columns-{fingerprint:016x}",
+            self.window_days
+        )
     }
 }
