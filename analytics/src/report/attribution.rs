@@ -11,8 +11,10 @@ use super::columns::{counts, floats, optional_counts, strings};
 use crate::pipeline::components::cols;
 use crate::pipeline::out;
 use crate::schema::{assignments as a, messages as m};
-use crate::stats::clustered::{clustered_difference, clustered_mean, UserPair, UserSum};
-use crate::stats::off_policy::{evaluate, CandidatePolicy, PolicyValue, TurnCell};
+use crate::stats::clustered::{
+    clustered_difference, clustered_mean, user_pairs, UserPair, UserSum,
+};
+use crate::stats::off_policy::{evaluate, outcome_model, CandidatePolicy, PolicyValue, TurnCell};
 use crate::stats::{holm, ALPHA};
 use crate::AnalyticsError;
 
@@ -189,25 +191,11 @@ fn arm_components(
 }
 
 /// Each user's sums of one outcome: for `component` (mine) and the arm's other replies (rest).
-fn user_pairs(cells: &[Cell], component: usize, outcome: usize) -> Vec<UserPair> {
-    let mut pairs: Vec<UserPair> = Vec::new();
-    let mut last = None;
-    for cell in cells {
-        if last != Some(cell.turn.user) {
-            pairs.push(UserPair::default());
-            last = Some(cell.turn.user);
-        }
-        let pair = pairs.last_mut().expect("pushed above");
-        let value = cell.outcomes()[outcome];
-        let side = if cell.turn.component == component {
-            &mut pair.mine
-        } else {
-            &mut pair.rest
-        };
-        side.n += value.n;
-        side.sum += value.sum;
-    }
-    pairs
+fn component_pairs(cells: &[Cell], component: usize, outcome: usize) -> Vec<UserPair> {
+    user_pairs(cells.iter().map(|cell| {
+        let mine = cell.turn.component == component;
+        (cell.turn.user, mine, cell.outcomes()[outcome])
+    }))
 }
 
 fn component_effects(models: &[String], cells: &[Cell]) -> Vec<ComponentAttribution> {
@@ -217,7 +205,7 @@ fn component_effects(models: &[String], cells: &[Cell]) -> Vec<ComponentAttribut
     for component in 0..models.len() {
         let mut row: [Option<OutcomeEstimate>; OUTCOMES] = Default::default();
         for (outcome, slot) in row.iter_mut().enumerate() {
-            let pairs = user_pairs(cells, component, outcome);
+            let pairs = component_pairs(cells, component, outcome);
             let mine: Vec<UserSum> = pairs.iter().map(|p| p.mine).collect();
             let Some(mean) = clustered_mean(&mine, ALPHA) else {
                 continue;
@@ -300,6 +288,7 @@ fn policy_values(
             .collect::<Vec<_>>(),
     );
     let turns: Vec<TurnCell> = cells.iter().map(|c| c.turn).collect();
+    let q = outcome_model(&turns, models.len());
     let mut values = Vec::new();
     for spec in &specs {
         let Ok(policy) = CandidatePolicy::parse(spec) else {
@@ -312,7 +301,7 @@ fn policy_values(
             CandidatePolicy::Only(model) => models.iter().position(|m| m == model),
             _ => None,
         };
-        values.extend(evaluate(spec, &policy, &turns, models.len(), only, ALPHA));
+        values.extend(evaluate(spec, &policy, &turns, &q, only, ALPHA));
     }
     Ok(values)
 }

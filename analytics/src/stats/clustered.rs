@@ -27,6 +27,24 @@ pub struct UserPair {
     pub rest: UserSum,
 }
 
+/// Each user's sums on both sides, from `(user, mine, values)` items in which one user's items are
+/// adjacent (the order of the turn cells).
+pub fn user_pairs(items: impl IntoIterator<Item = (u32, bool, UserSum)>) -> Vec<UserPair> {
+    let mut pairs: Vec<UserPair> = Vec::new();
+    let mut last = None;
+    for (user, mine, value) in items {
+        if last != Some(user) {
+            pairs.push(UserPair::default());
+            last = Some(user);
+        }
+        let pair = pairs.last_mut().expect("pushed above");
+        let side = if mine { &mut pair.mine } else { &mut pair.rest };
+        side.n += value.n;
+        side.sum += value.sum;
+    }
+    pairs
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClusteredMean {
     pub mean: f64,

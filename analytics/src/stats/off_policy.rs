@@ -157,8 +157,12 @@ pub struct PolicyValue {
     pub ess: f64,
 }
 
-/// The mean reward per (component, depth bucket), falling back to the component's mean.
-fn outcome_model(cells: &[TurnCell], k: usize) -> Vec<[f64; DEPTH_BUCKETS]> {
+/// DR's outcome model: the mean reward per component and depth bucket.
+pub type OutcomeModel = Vec<[f64; DEPTH_BUCKETS]>;
+
+/// The mean reward per (component, depth bucket), falling back to the component's mean. It
+/// depends on the log only, so one fit serves every candidate policy of an arm.
+pub fn outcome_model(cells: &[TurnCell], k: usize) -> OutcomeModel {
     let mut sums = vec![[(0.0, 0.0); DEPTH_BUCKETS]; k];
     for cell in cells {
         let s = &mut sums[cell.component][usize::from(cell.depth_bucket)];
@@ -190,11 +194,11 @@ struct PolicySums {
 
 fn policy_sums(
     cells: &[TurnCell],
+    q: &OutcomeModel,
     policy: &CandidatePolicy,
-    k: usize,
     only: Option<usize>,
 ) -> PolicySums {
-    let q = outcome_model(cells, k);
+    let k = q.len();
     let mut users: Vec<[f64; 5]> = Vec::new();
     let mut last_user = None;
     let mut weight_squares = 0.0;
@@ -226,16 +230,17 @@ fn policy_sums(
 }
 
 /// IPS, SNIPS and DR of one candidate policy on an arm's cells (sorted so that each user's
-/// cells are adjacent). `only` is the index of an `only:` policy's model.
+/// cells are adjacent), with DR's outcome model `q` ([`outcome_model`] of the same cells).
+/// `only` is the index of an `only:` policy's model.
 pub fn evaluate(
     spec: &str,
     policy: &CandidatePolicy,
     cells: &[TurnCell],
-    k: usize,
+    q: &OutcomeModel,
     only: Option<usize>,
     alpha: f64,
 ) -> Vec<PolicyValue> {
-    let sums = policy_sums(cells, policy, k, only);
+    let sums = policy_sums(cells, q, policy, only);
     let total_weight: f64 = sums.users.iter().map(|u| u[3]).sum();
     let ess = if sums.weight_squares > 0.0 {
         total_weight * total_weight / sums.weight_squares

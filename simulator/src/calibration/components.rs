@@ -13,9 +13,11 @@
 use super::{check, CalibrationCheck, CalibrationConfig, Target};
 use crate::synthetic::Rng;
 use blendlab_analytics::stats::clustered::{
-    clustered_difference, clustered_mean, UserPair, UserSum,
+    clustered_difference, clustered_mean, user_pairs, UserPair, UserSum,
 };
-use blendlab_analytics::stats::off_policy::{depth_bucket, evaluate, CandidatePolicy, TurnCell};
+use blendlab_analytics::stats::off_policy::{
+    depth_bucket, evaluate, outcome_model, CandidatePolicy, TurnCell,
+};
 use blendlab_analytics::stats::ALPHA;
 
 /// Replies per sitting at most.
@@ -81,23 +83,13 @@ fn trial(rng: &mut Rng, users: u64, logits: &[f64]) -> Vec<TurnCell> {
 
 /// Each user's continuation sums: for component 0 and for the other replies.
 fn component_zero(cells: &[TurnCell]) -> Vec<UserPair> {
-    let mut pairs: Vec<UserPair> = Vec::new();
-    let mut last = None;
-    for cell in cells {
-        if last != Some(cell.user) {
-            pairs.push(UserPair::default());
-            last = Some(cell.user);
-        }
-        let pair = pairs.last_mut().expect("pushed above");
-        let side = if cell.component == 0 {
-            &mut pair.mine
-        } else {
-            &mut pair.rest
+    user_pairs(cells.iter().map(|cell| {
+        let sums = UserSum {
+            n: cell.replies,
+            sum: cell.continued,
         };
-        side.n += cell.replies;
-        side.sum += cell.continued;
-    }
-    pairs
+        (cell.user, cell.component == 0, sums)
+    }))
 }
 
 /// Expectations over users of the model, by the trapezoid rule on z in [-8, 8].
@@ -220,9 +212,10 @@ fn different_components(config: CalibrationConfig, rng: &mut Rng) -> Vec<Calibra
             let (low, high) = (m.ci_low.unwrap_or(m.mean), m.ci_high.unwrap_or(m.mean));
             covered_mean += u32::from(low <= mean_truth && mean_truth <= high);
         }
+        let q = outcome_model(&cells, 3);
         for (p, (spec, value)) in policies.iter().enumerate() {
             let policy = CandidatePolicy::parse(spec).expect("a valid spec");
-            for estimate in evaluate(spec, &policy, &cells, 3, None, ALPHA) {
+            for estimate in evaluate(spec, &policy, &cells, &q, None, ALPHA) {
                 let e = estimators
                     .iter()
                     .position(|x| *x == estimate.estimator)
@@ -346,10 +339,17 @@ mod tests {
             ("no_repeat", truth.no_repeat()),
         ] {
             let policy = CandidatePolicy::parse(spec).unwrap();
-            let snips = evaluate(spec, &policy, &cells, 3, None, ALPHA)
-                .into_iter()
-                .find(|v| v.estimator == "snips")
-                .unwrap();
+            let snips = evaluate(
+                spec,
+                &policy,
+                &cells,
+                &outcome_model(&cells, 3),
+                None,
+                ALPHA,
+            )
+            .into_iter()
+            .find(|v| v.estimator == "snips")
+            .unwrap();
             assert!(
                 (snips.value - value).abs() < 0.005,
                 "{spec}: {} vs {value}",

@@ -10,6 +10,20 @@ use crate::pipeline::{self, components, guard, out};
 use crate::request::ArmSpec;
 use crate::schema::{assignments as a, messages as m};
 
+/// Parts keep `user_id` (a user's `uid` depends on the horizon's cohorts); this puts the current
+/// cohorts' `uid` beside it.
+fn with_uid(frame: LazyFrame, cohorts: &DataFrame) -> LazyFrame {
+    frame.join(
+        cohorts
+            .clone()
+            .lazy()
+            .select([col(a::USER_ID), col(out::UID)]),
+        [col(a::USER_ID)],
+        [col(a::USER_ID)],
+        JoinArgs::new(JoinType::Inner),
+    )
+}
+
 /// One frame of every day part, stacked.
 fn stacked(parts: &[DayPart], frame: impl Fn(&DayPart) -> &DataFrame) -> PolarsResult<LazyFrame> {
     concat_all(parts.iter().map(|p| frame(p).clone()).collect())
@@ -22,18 +36,7 @@ pub fn collected(
     parts: &[DayPart],
     configured: Option<&[ArmSpec]>,
 ) -> PolarsResult<Collected> {
-    let user_days = collect(
-        stacked(parts, |p| &p.user_days)?.join(
-            cohorts
-                .clone()
-                .lazy()
-                .select([col(a::USER_ID), col(out::UID)]),
-            [col(a::USER_ID)],
-            [col(a::USER_ID)],
-            JoinArgs::new(JoinType::Inner),
-        ),
-    )?
-    .lazy();
+    let user_days = collect(with_uid(stacked(parts, |p| &p.user_days)?, &cohorts))?.lazy();
     let arm_models = match configured {
         Some(arms) => arm_models_frame(arms)?,
         None => collect(
@@ -154,21 +157,14 @@ fn attribution(
     let in_blended_arm = blended_arms.iter().fold(lit(false), |any, name| {
         any.or(col(a::ARM).eq(lit(name.as_str())))
     });
-    let replies = stacked(parts, |p| &p.replies)?
-        .filter(in_blended_arm)
-        .join(
-            cohorts
-                .clone()
-                .lazy()
-                .select([col(a::USER_ID), col(out::UID)]),
-            [col(a::USER_ID)],
-            [col(a::USER_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .sort(
-            [m::CONVERSATION_ID, out::TS],
-            SortMultipleOptions::default().with_maintain_order(true),
-        );
+    let replies = with_uid(
+        stacked(parts, |p| &p.replies)?.filter(in_blended_arm),
+        cohorts,
+    )
+    .sort(
+        [m::CONVERSATION_ID, out::TS],
+        SortMultipleOptions::default().with_maintain_order(true),
+    );
     collect(components::turn_cells(
         components::with_turn_context(replies)?,
         out::UID,
