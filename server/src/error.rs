@@ -1,8 +1,11 @@
-//! HTTP errors. `/api/*` answers `{"error": {"code", "message"}}`; `/v1/*` answers OpenAI's
-//! `{"error": {"message", "type", "code", "param"}}`. The caller's mistakes are 4xx, never 5xx.
+//! HTTP errors. `/api/*` answers `{"error": {"code", "message"}}` (with `param` when one field is
+//! at fault); `/v1/*` answers OpenAI's `{"error": {"message", "type", "code", "param"}}`. The
+//! caller's mistakes are 4xx, never 5xx.
+
+use std::borrow::Cow;
 
 use actix_web::{
-    error::{JsonPayloadError, PathError, QueryPayloadError},
+    error::{PathError, QueryPayloadError},
     http::{header, StatusCode},
     HttpRequest, HttpResponse, ResponseError,
 };
@@ -13,7 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub param: Option<&'static str>,
+    /// The request field at fault, as a JSON path such as `messages[0].content`.
+    pub param: Option<Cow<'static, str>>,
     pub retry_after_s: Option<u32>,
 }
 
@@ -66,8 +70,8 @@ impl ApiError {
         error
     }
 
-    pub fn with_param(mut self, param: &'static str) -> Self {
-        self.param = Some(param);
+    pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
+        self.param = Some(param.into());
         self
     }
 
@@ -126,7 +130,11 @@ impl ResponseError for ApiError {
 impl ApiError {
     /// The `/api` error body; also the payload of a stream's `error` event.
     pub fn body(&self) -> serde_json::Value {
-        json!({ "error": { "code": self.code, "message": self.message } })
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(param) = &self.param {
+            error["param"] = json!(param);
+        }
+        json!({ "error": error })
     }
 }
 
@@ -186,28 +194,6 @@ pub fn shaped(request: &HttpRequest, error: ApiError) -> actix_web::Error {
     }
 }
 
-pub fn json_error(error: JsonPayloadError, request: &HttpRequest) -> actix_web::Error {
-    let api_error = match &error {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                error.to_string(),
-            )
-        }
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "the body must be JSON with `Content-Type: application/json`",
-        ),
-        JsonPayloadError::Deserialize(inner) => {
-            ApiError::bad_request("invalid_body", format!("invalid JSON body: {inner}"))
-        }
-        _ => ApiError::bad_request("invalid_body", format!("invalid JSON body: {error}")),
-    };
-    shaped(request, api_error)
-}
-
 pub fn path_error(error: PathError, request: &HttpRequest) -> actix_web::Error {
     shaped(
         request,
@@ -245,6 +231,6 @@ struct ApiErrorDetail {
     /// `/v1/*` only: OpenAI's error type, such as `invalid_request_error`.
     #[schema(rename = "type")]
     kind: Option<String>,
-    /// `/v1/*` only: the request field at fault, when there is one.
+    /// The request field at fault, as a JSON path (`messages[0].content`), when there is one.
     param: Option<String>,
 }

@@ -3,6 +3,7 @@
 //! the CLI start the same server.
 
 pub mod auth;
+pub mod body;
 pub mod chat;
 pub mod config;
 pub mod error;

@@ -72,7 +72,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let body_limit = server_settings.max_body_bytes;
+        let body_limit = crate::body::BodyLimit(server_settings.max_body_bytes);
         let server = HttpServer::new(move || {
             App::new()
                 // Inside the logger, so the request id it draws is there to return.
@@ -82,11 +82,8 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(state.credentials.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(body_limit)
-                        .error_handler(error::json_error),
-                )
+                .app_data(body_limit)
+                .app_data(body_limit.payload_config())
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .configure(routes::configure)

@@ -116,7 +116,7 @@ async fn bad_key_requests_get_400_naming_the_problem() {
         (
             json!({ "name": "t", "requests_per_minute": 1.5 }),
             "invalid_body",
-            "invalid type",
+            "`requests_per_minute`: expected",
         ),
         (
             json!({ "name": "t", "scope": "all" }),

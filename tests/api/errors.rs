@@ -120,3 +120,173 @@ async fn an_oversize_body_gets_413() {
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["error"]["code"], "body_too_large");
 }
+
+/// One bad body: where it goes, and the `param` and message fragments its error must carry.
+struct BadBody {
+    path: &'static str,
+    body: serde_json::Value,
+    param: &'static str,
+    says: &'static [&'static str],
+}
+
+#[tokio::test]
+async fn body_errors_name_the_field_by_its_json_path_on_both_route_families() {
+    let app = spawn_app().await;
+    app.start_experiment(&example_definition()).await;
+    let cases = [
+        BadBody {
+            path: "/api/v1/chat",
+            body: json!({ "experiment": "chai-blend", "user_id": 5, "message": "hi" }),
+            param: "user_id",
+            says: &["`user_id`: expected a string, got the number 5"],
+        },
+        BadBody {
+            path: "/api/v1/chat",
+            body: json!({ "experiment": "chai-blend", "user_id": "u", "message": "hi", "max_tokens": -3 }),
+            param: "max_tokens",
+            says: &[
+                "`max_tokens`: expected an integer from 0",
+                "got the number -3",
+            ],
+        },
+        BadBody {
+            path: "/api/v1/chat",
+            body: json!({ "experiment": "chai-blend", "user_id": "u" }),
+            param: "message",
+            says: &["`message`: is required"],
+        },
+        BadBody {
+            path: "/api/v1/chat",
+            body: json!({ "experiment": "chai-blend", "user_id": "u", "message": "hi", "surprise": true }),
+            param: "surprise",
+            says: &["`surprise`: is not a field here", "`experiment`"],
+        },
+        BadBody {
+            path: "/api/v1/events",
+            body: json!({ "events": [{ "user_id": "u", "kind": "thumbs_up" }, { "user_id": "u", "kind": "x", "value": "high" }] }),
+            param: "events[1].value",
+            says: &["expected a number, got the string \"high\""],
+        },
+        BadBody {
+            path: "/api/v1/experiments",
+            body: json!({ "key": 7 }),
+            param: "key",
+            says: &["`key`: expected a string, got the number 7"],
+        },
+        BadBody {
+            path: "/v1/chat/completions",
+            body: json!({ "model": "large", "messages": [{ "role": "user", "content": 5 }] }),
+            param: "messages[0].content",
+            says: &["expected a string or an array of content parts, got the number 5"],
+        },
+        BadBody {
+            path: "/v1/chat/completions",
+            body: json!({ "model": "large", "messages": [{ "role": "user", "content": [{ "type": 3 }] }] }),
+            param: "messages[0].content[0].type",
+            says: &["expected a string, got the number 3"],
+        },
+        BadBody {
+            path: "/v1/chat/completions",
+            body: json!({ "model": "large", "messages": [{ "role": "system", "content": "Be brief." }, { "content": "Hi" }] }),
+            param: "messages[1].role",
+            says: &["is required"],
+        },
+        BadBody {
+            path: "/v1/chat/completions",
+            body: json!({ "model": "large", "messages": [{ "role": "user", "content": "Hi" }], "stop": [1] }),
+            param: "stop[0]",
+            says: &["expected a string, got the number 1"],
+        },
+        BadBody {
+            path: "/v1/chat/completions",
+            body: json!({ "model": "large", "messages": [{ "role": "user", "content": "Hi" }], "stop": { "a": 1 } }),
+            param: "stop",
+            says: &["expected a string or an array of strings, got an object"],
+        },
+    ];
+    for case in cases {
+        let response = app
+            .admin(reqwest::Method::POST, case.path)
+            .json(&case.body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{}", case.body);
+        let error: serde_json::Value = response.json().await.unwrap();
+        let error = &error["error"];
+        assert_eq!(error["code"], "invalid_body", "{error}");
+        assert_eq!(error["param"], case.param, "{}: {error}", case.body);
+        let message = error["message"].as_str().unwrap();
+        for fragment in case.says {
+            assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+        }
+        for rust_words in [
+            "untagged",
+            "invalid type",
+            "struct ",
+            "u32",
+            "line 1 column",
+        ] {
+            assert!(
+                !message.contains(rust_words),
+                "{message:?} has {rust_words:?}"
+            );
+        }
+        if case.path.starts_with("/v1/") {
+            assert_eq!(error["type"], "invalid_request_error", "{error}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn broken_json_says_where_it_broke_and_names_no_field() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/chat", "/v1/chat/completions"] {
+        let (status, error) = raw_post(
+            &app,
+            path,
+            b"{\"experiment\": \"chai-blend\", \"us".to_vec(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("the body is not valid JSON"),
+            "{message}"
+        );
+        assert!(message.contains("line 1 column"), "{message}");
+        assert!(error["error"]["param"].is_null(), "{error}");
+    }
+    let complete = br#"{"experiment": "chai-blend", "user_id": "u", "message": "hi"} trailing"#;
+    let (status, error) = raw_post(&app, "/api/v1/chat", complete.to_vec()).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_gets_415_naming_its_type() {
+    let app = spawn_app().await;
+    let response = app
+        .admin(reqwest::Method::POST, "/api/v1/chat")
+        .header("content-type", "text/plain")
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "unsupported_media_type");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`text/plain`"),
+        "{error}"
+    );
+}

@@ -173,14 +173,19 @@ async fn openai_errors_use_openai_shape() {
         (
             json!({ "model": "large", "messages": [{ "role": "assistant", "content": "Hi" }] }),
             400,
-            Some("messages"),
+            Some("messages[0].role"),
         ),
         (
             json!({ "model": "large", "messages": [{ "role": "user", "content": "Hi" }], "stream_options": { "include_usage": true } }),
             400,
             Some("stream_options"),
         ),
-        (json!({ "model": 5, "messages": "x" }), 400, None),
+        // The first bad field in the body is named; json! writes keys sorted, so `messages`.
+        (
+            json!({ "model": 5, "messages": "x" }),
+            400,
+            Some("messages"),
+        ),
     ];
     for (body, status, param) in cases {
         let response = app

@@ -2,6 +2,7 @@
 //! the reply arrives as server-sent events: `turn` (ids, arm, component), `delta` pieces, then
 //! `done` with the same body as the non-streaming response, or `error`.
 
+use crate::body::JsonBody;
 use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::ExperimentKey;
@@ -92,7 +93,7 @@ pub fn validate_max_tokens(max_tokens: Option<u32>, limit: u32) -> Result<(), Ch
 pub async fn chat(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<ChatRequest>,
+    body: JsonBody<ChatRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let stream = body.stream;
     let turn = prepare_turn(&state, body.into_inner().into_turn(&state, &caller)?).await?;

@@ -1,5 +1,6 @@
 //! `POST /api/v1/events`: engagement signals (feedback, retries, app opens), up to 1,000 a batch.
 
+use crate::body::JsonBody;
 use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -88,7 +89,7 @@ impl EventInput {
 pub async fn post_events(
     _: Caller,
     state: web::Data<AppState>,
-    body: web::Json<EventBatch>,
+    body: JsonBody<EventBatch>,
 ) -> Result<HttpResponse, ApiError> {
     let batch = body.into_inner().events;
     if batch.is_empty() || batch.len() > MAX_EVENTS_PER_BATCH {

@@ -1,6 +1,7 @@
 //! Admin: client API keys. `POST /api/v1/keys` shows the key once; the store keeps its SHA-256.
 //! `GET /api/v1/keys` lists them without secrets; `DELETE /api/v1/keys/{id}` revokes one.
 
+use crate::body::JsonBody;
 use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
@@ -41,7 +42,7 @@ fn view(row: &ClientKeyRow) -> Value {
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<NewKey>,
+    body: JsonBody<NewKey>,
 ) -> Result<HttpResponse, ApiError> {
     let NewKey {
         name,

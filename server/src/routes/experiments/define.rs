@@ -1,3 +1,4 @@
+use crate::body::JsonBody;
 use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
 use blendlab_experiments::ExperimentDefinition;
@@ -20,7 +21,7 @@ pub async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, 
 pub async fn create(
     _: Admin,
     state: web::Data<AppState>,
-    body: web::Json<ExperimentDefinition>,
+    body: JsonBody<ExperimentDefinition>,
 ) -> Result<HttpResponse, ApiError> {
     let experiment = validate(&state, body.into_inner())?;
     match state
@@ -63,7 +64,7 @@ pub async fn replace(
     _: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    body: web::Json<ExperimentDefinition>,
+    body: JsonBody<ExperimentDefinition>,
 ) -> Result<HttpResponse, ApiError> {
     let key = parse_key(&path)?;
     if body.key != key.as_str() {

@@ -3,6 +3,7 @@
 //! `stream: true` answers in OpenAI's chunk format, ending with `data: [DONE]`; with
 //! `stream_options.include_usage` a last chunk carries `usage`.
 
+use crate::body::JsonBody;
 use crate::error::ApiErrorBody;
 use actix_web::{
     web::{self, Bytes},
@@ -24,7 +25,7 @@ use crate::{
 pub async fn chat_completions(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<CompletionRequest>,
+    body: JsonBody<CompletionRequest>,
 ) -> Result<HttpResponse, OpenAiError> {
     // An unknown `model` is the first thing to report, before what an experiment would need.
     if !state.models.contains(body.model())

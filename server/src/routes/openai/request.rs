@@ -1,10 +1,12 @@
 //! The body of `POST /v1/chat/completions`, checked at the edge and turned into a chat turn.
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap};
 
 use blendlab_inference::{ChatMessage, Role};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+
+use super::text_or_list::{text_or_list, TextOrList};
 
 use crate::{
     auth::Caller,
@@ -33,8 +35,9 @@ pub struct CompletionRequest {
     top_p: Option<f32>,
     #[serde(default)]
     seed: Option<i64>,
-    #[serde(default)]
-    stop: Option<StopStrings>,
+    #[serde(default, deserialize_with = "stop_strings")]
+    #[schema(value_type = Option<StopStrings>)]
+    stop: Option<Vec<String>>,
     #[serde(default)]
     n: Option<u32>,
     #[serde(default)]
@@ -60,8 +63,28 @@ struct StreamOptions {
 #[derive(Deserialize, utoipa::ToSchema)]
 struct RequestMessage {
     role: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "content")]
     content: Option<Content>,
+}
+
+/// The derived (untagged) reading is kept for the OpenAPI schema; bodies are read by
+/// `text_or_list`, whose errors name the field and what it takes.
+fn content<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Content>, D::Error> {
+    let read = text_or_list(deserializer, "a string or an array of content parts")?;
+    Ok(read.map(|value| match value {
+        TextOrList::Text(text) => Content::Text(text),
+        TextOrList::List(parts) => Content::Parts(parts),
+    }))
+}
+
+fn stop_strings<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    let read = text_or_list(deserializer, "a string or an array of strings")?;
+    Ok(read.map(|value| match value {
+        TextOrList::Text(text) => vec![text],
+        TextOrList::List(strings) => strings,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -81,12 +104,13 @@ struct ContentPart {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[allow(dead_code)] // The schema of `stop`; `stop_strings` reads it.
 enum StopStrings {
     One(String),
     Many(Vec<String>),
 }
 
-fn invalid(param: &'static str, message: impl Into<String>) -> ApiError {
+fn invalid(param: impl Into<Cow<'static, str>>, message: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_request_error", message).with_param(param)
 }
 
@@ -134,11 +158,7 @@ impl CompletionRequest {
         {
             return Err(invalid("top_p", "top_p must be in (0, 1]"));
         }
-        let stop = match self.stop {
-            None => Vec::new(),
-            Some(StopStrings::One(s)) => vec![s],
-            Some(StopStrings::Many(v)) => v,
-        };
+        let stop = self.stop.unwrap_or_default();
         if stop.len() > MAX_STOP_STRINGS || stop.iter().any(|s| s.is_empty() || s.len() > 64) {
             return Err(invalid(
                 "stop",
@@ -207,51 +227,58 @@ fn convert_messages(
     }
     let converted = messages
         .into_iter()
-        .map(|m| {
-            let role = match m.role.as_str() {
-                "system" | "developer" => Role::System,
-                "user" => Role::User,
-                "assistant" => Role::Assistant,
-                other => {
-                    return Err(invalid(
-                        "messages",
-                        format!("unsupported message role {other:?}"),
-                    ))
-                }
-            };
-            let content = match m.content {
-                None => String::new(),
-                Some(Content::Text(text)) => text,
-                Some(Content::Parts(parts)) => {
-                    let mut text = String::new();
-                    for part in parts {
-                        match (part.kind.as_str(), part.text) {
-                            ("text", Some(t)) => text.push_str(&t),
-                            (kind, _) => {
-                                return Err(invalid(
-                                    "messages",
-                                    format!("unsupported content part {kind:?}"),
-                                ))
-                            }
-                        }
-                    }
-                    text
-                }
-            };
-            Ok(ChatMessage::new(role, content))
-        })
+        .enumerate()
+        .map(|(index, message)| convert_message(index, message))
         .collect::<Result<Vec<_>, _>>()?;
-    let last = converted.last().expect("not empty");
+    let last_index = converted.len() - 1;
+    let last = &converted[last_index];
     if last.role != Role::User {
         return Err(invalid(
-            "messages",
+            format!("messages[{last_index}].role"),
             "the last message must have role \"user\"",
         ));
     }
-    validate_message(&last.content, max_chars).map_err(|e| invalid("messages", e.to_string()))?;
+    validate_message(&last.content, max_chars)
+        .map_err(|e| invalid(format!("messages[{last_index}].content"), e.to_string()))?;
     let total: usize = converted.iter().map(|m| m.content.chars().count()).sum();
     if total > max_chars * 16 {
         return Err(invalid("messages", "the conversation is too long"));
     }
     Ok(converted)
+}
+
+fn convert_message(index: usize, message: RequestMessage) -> Result<ChatMessage, ApiError> {
+    let role = match message.role.as_str() {
+        "system" | "developer" => Role::System,
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        other => {
+            return Err(invalid(
+                format!("messages[{index}].role"),
+                format!(
+                "unsupported message role {other:?}; expected system, developer, user or assistant"
+            ),
+            ))
+        }
+    };
+    let content = match message.content {
+        None => String::new(),
+        Some(Content::Text(text)) => text,
+        Some(Content::Parts(parts)) => {
+            let mut text = String::new();
+            for (part_index, part) in parts.into_iter().enumerate() {
+                match (part.kind.as_str(), part.text) {
+                    ("text", Some(t)) => text.push_str(&t),
+                    (kind, _) => {
+                        return Err(invalid(
+                            format!("messages[{index}].content[{part_index}]"),
+                            format!("unsupported content part {kind:?}; only text parts with `text` are accepted"),
+                        ))
+                    }
+                }
+            }
+            text
+        }
+    };
+    Ok(ChatMessage::new(role, content))
 }
