@@ -10,16 +10,21 @@ pub(crate) struct ReplyText {
     decoder: encoding_rs::Decoder,
     text: String,
     stops: Vec<String>,
+    /// The longest stop string's length: a stop that ends in the new bytes starts at most this
+    /// many bytes before them.
+    longest_stop: usize,
     /// Bytes of `text` already handed out as deltas.
     streamed: usize,
 }
 
 impl ReplyText {
     pub fn new(stops: impl IntoIterator<Item = String>) -> Self {
+        let stops: Vec<String> = stops.into_iter().filter(|s| !s.is_empty()).collect();
         Self {
             decoder: encoding_rs::UTF_8.new_decoder(),
             text: String::new(),
-            stops: stops.into_iter().filter(|s| !s.is_empty()).collect(),
+            longest_stop: stops.iter().map(String::len).max().unwrap_or(0),
+            stops,
             streamed: 0,
         }
     }
@@ -32,8 +37,20 @@ impl ReplyText {
             .unwrap_or(piece.len() + 4);
         self.text.reserve(room);
         // The decoder keeps the bytes of an unfinished character for the next piece.
+        let before = self.text.len();
         let _ = self.decoder.decode_to_string(piece, &mut self.text, false);
-        let cut = self.stops.iter().filter_map(|s| self.text.find(s)).min();
+        // Only a stop that ends in the new bytes is new: search the tail, not the whole reply.
+        let mut from = before.saturating_sub(self.longest_stop.saturating_sub(1));
+        while !self.text.is_char_boundary(from) {
+            from -= 1;
+        }
+        let tail = &self.text[from..];
+        let cut = self
+            .stops
+            .iter()
+            .filter_map(|s| tail.find(s.as_str()))
+            .min()
+            .map(|at| from + at);
         if let Some(cut) = cut {
             self.text.truncate(cut);
             return true;
@@ -140,6 +157,26 @@ mod tests {
         let (deltas, text, _) = stream(&[b"  ", b" Hello", b"  ", b"world ", b"\n"], &[]);
         assert_eq!(text, "Hello  world");
         assert_eq!(deltas.concat(), text);
+    }
+
+    #[test]
+    fn the_tail_search_cuts_where_a_search_of_the_whole_text_cuts() {
+        let stops = ["\nUser:", "<end>", "é!"];
+        // Pieces of every length from 1 to 7 bytes over a text with stops at known places.
+        let text = "abc\nUse déjà <en vu é \nUs\nUser: <end> é!".repeat(3);
+        for piece_len in 1..=7 {
+            let mut reply = ReplyText::new(stops.iter().map(|s| s.to_string()));
+            let mut stopped = false;
+            for chunk in text.as_bytes().chunks(piece_len) {
+                if reply.push(chunk) {
+                    stopped = true;
+                    break;
+                }
+            }
+            let whole_cut = stops.iter().filter_map(|s| text.find(s)).min().unwrap();
+            assert!(stopped, "pieces of {piece_len}");
+            assert_eq!(reply.text, text[..whole_cut], "pieces of {piece_len}");
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use llama_cpp_2::{model::LlamaModel, sampling::LlamaSampler, token::LlamaToken};
 
 use crate::{
-    backend::{ChatMessage, GenerationRequest, InferenceError, Role},
+    backend::{GenerationRequest, InferenceError},
+    prompt::PromptPieces,
     PromptTemplate,
 };
 
@@ -15,46 +16,161 @@ pub(super) fn fit_history(
     template: PromptTemplate,
     context_size: u32,
 ) -> Result<(Vec<LlamaToken>, usize), InferenceError> {
-    let (system, turns): (Vec<&ChatMessage>, Vec<&ChatMessage>) = request
-        .messages
-        .iter()
-        .partition(|m| m.role == Role::System);
+    let pieces = template.pieces(&request.messages);
     let reply_room = request.max_tokens.min(context_size / 2) as usize;
-    let mut dropped = 0;
-    loop {
-        let kept: Vec<ChatMessage> = system
-            .iter()
-            .chain(&turns[dropped..])
-            .map(|m| (*m).clone())
-            .collect();
-        let tokens = tokenize(model, &template.render(&kept), template);
-        if tokens.len() + reply_room <= context_size as usize {
-            return Ok((tokens, dropped));
+    let fits = |tokens: usize| tokens + reply_room <= context_size as usize;
+    // The newest message is never dropped.
+    let newest = pieces.turns.len().saturating_sub(1);
+    let (tokens, dropped) = if pieces_tokenize_alone(model, template) {
+        let tokens = PieceTokens::new(model, &pieces, template);
+        let dropped = (0..=newest)
+            .find(|&d| fits(tokens.len_without(d)))
+            .unwrap_or(newest);
+        (tokens.assemble(dropped, true), dropped)
+    } else {
+        // A tokenizer that changes text where it starts (a space prefix): the whole prompt,
+        // tokenized again for each turn dropped.
+        let mut dropped = 0;
+        loop {
+            let tokens = tokenize(model, &pieces.assemble(dropped, true), template);
+            if fits(tokens.len()) || dropped == newest {
+                break (tokens, dropped);
+            }
+            dropped += 1;
         }
-        if dropped + 1 >= turns.len() {
-            return Err(InferenceError::ContextOverflow {
-                prompt_tokens: tokens.len(),
-                context_size,
-            });
-        }
-        dropped += 1;
+    };
+    fitted(tokens, dropped, fits, context_size)
+}
+
+fn fitted(
+    tokens: Vec<LlamaToken>,
+    dropped: usize,
+    fits: impl Fn(usize) -> bool,
+    context_size: u32,
+) -> Result<(Vec<LlamaToken>, usize), InferenceError> {
+    if fits(tokens.len()) {
+        Ok((tokens, dropped))
+    } else {
+        Err(InferenceError::ContextOverflow {
+            prompt_tokens: tokens.len(),
+            context_size,
+        })
     }
 }
 
 /// The tokens a catch-up prefills: the whole history without the reply cue, or nothing when the
-/// next reply would have to drop turns anyway (and so could not reuse them).
+/// next reply would have to drop turns anyway (and so could not reuse them). Tokenized by the
+/// same pieces as the reply's prompt, so the next reply's tokens extend these exactly.
 pub(super) fn catch_up_prompt(
     model: &LlamaModel,
     request: &GenerationRequest,
     template: PromptTemplate,
     context_size: u32,
 ) -> Option<Vec<LlamaToken>> {
-    let tokens = tokenize(model, &template.render_history(&request.messages), template);
+    let pieces = template.pieces(&request.messages);
+    let tokens = if pieces_tokenize_alone(model, template) {
+        PieceTokens::new(model, &pieces, template).assemble(0, false)
+    } else {
+        tokenize(model, &pieces.assemble(0, false), template)
+    };
     let reply_room = request.max_tokens.min(context_size / 2) as usize;
     // Room for the user's next message too, which is not known yet.
     let next_message = 256.min(context_size as usize / 4);
     (!tokens.is_empty() && tokens.len() + reply_room + next_message <= context_size as usize)
         .then_some(tokens)
+}
+
+/// Each piece of a prompt tokenized once; the prompt without its first turns is the same tokens
+/// minus theirs.
+struct PieceTokens {
+    /// BOS where the model adds one.
+    lead: Vec<LlamaToken>,
+    head: Vec<LlamaToken>,
+    turns: Vec<Vec<LlamaToken>>,
+    opened: Vec<Option<Vec<LlamaToken>>>,
+    cue: Vec<LlamaToken>,
+    /// EOS where the model adds one.
+    trail: Vec<LlamaToken>,
+    /// `tail_len[d]`: the tokens of turns `d..` as plain pieces.
+    tail_len: Vec<usize>,
+    opener_after: Vec<Option<usize>>,
+}
+
+impl PieceTokens {
+    fn new(model: &LlamaModel, pieces: &PromptPieces, template: PromptTemplate) -> Self {
+        let vocab = model.vocab();
+        let piece = |text: &str| vocab.tokenize(text.as_bytes(), false, template.parse_special());
+        let turns: Vec<Vec<LlamaToken>> = pieces.turns.iter().map(|t| piece(t)).collect();
+        let mut tail_len = vec![0; turns.len() + 1];
+        for i in (0..turns.len()).rev() {
+            tail_len[i] = tail_len[i + 1] + turns[i].len();
+        }
+        Self {
+            lead: vocab
+                .should_add_bos()
+                .then(|| vocab.bos())
+                .into_iter()
+                .collect(),
+            head: piece(&pieces.head),
+            opened: pieces
+                .opened
+                .iter()
+                .map(|o| o.as_deref().map(piece))
+                .collect(),
+            cue: piece(pieces.cue),
+            trail: vocab
+                .should_add_eos()
+                .then(|| vocab.eos())
+                .into_iter()
+                .collect(),
+            opener_after: (0..=turns.len()).map(|d| pieces.opener(d)).collect(),
+            turns,
+            tail_len,
+        }
+    }
+
+    fn len_without(&self, dropped: usize) -> usize {
+        let opening = self.opener_after[dropped].map_or(0, |i| {
+            self.opened[i].as_ref().map_or(0, Vec::len) - self.turns[i].len()
+        });
+        self.lead.len()
+            + self.head.len()
+            + self.tail_len[dropped]
+            + opening
+            + self.cue.len()
+            + self.trail.len()
+    }
+
+    fn assemble(&self, dropped: usize, with_cue: bool) -> Vec<LlamaToken> {
+        let opener = self.opener_after[dropped];
+        let mut out = Vec::with_capacity(self.len_without(dropped));
+        out.extend_from_slice(&self.lead);
+        out.extend_from_slice(&self.head);
+        for i in dropped..self.turns.len() {
+            match (&self.opened[i], opener == Some(i)) {
+                (Some(opened), true) => out.extend_from_slice(opened),
+                _ => out.extend_from_slice(&self.turns[i]),
+            }
+        }
+        if with_cue {
+            out.extend_from_slice(&self.cue);
+        }
+        out.extend_from_slice(&self.trail);
+        out
+    }
+}
+
+/// Whether text tokenized in pieces reads back as the pieces: false for a tokenizer that adds a
+/// space where a text starts (SentencePiece's `add_space_prefix`); Gemma's does not.
+fn pieces_tokenize_alone(model: &LlamaModel, template: PromptTemplate) -> bool {
+    let vocab = model.vocab();
+    let probe = "User: hi\n";
+    let read_back: Vec<u8> = vocab
+        .tokenize(probe.as_bytes(), false, template.parse_special())
+        .into_iter()
+        .flat_map(|token| vocab.token_to_piece(token, false, None))
+        .collect();
+    read_back == probe.as_bytes()
 }
 
 fn tokenize(model: &LlamaModel, text: &str, template: PromptTemplate) -> Vec<LlamaToken> {

@@ -5,11 +5,15 @@
 
 mod decode;
 #[cfg(feature = "bench")]
+mod fit_bench;
+#[cfg(feature = "bench")]
 mod raw_decode;
 mod scheduler;
 mod sequence;
 mod slots;
 
+#[cfg(feature = "bench")]
+pub use fit_bench::{fit_history_timing, FitTiming};
 #[cfg(feature = "bench")]
 pub use raw_decode::{raw_decode, RawDecode};
 

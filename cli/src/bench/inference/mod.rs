@@ -4,7 +4,9 @@
 //! - (b) the decode rate a streaming HTTP client sees;
 //! - (c) per-turn latency over 10-turn conversations, single model against a 3-component blend,
 //!   with and without user think time;
-//! - (d) aggregate completion tokens/s with 1, 2, 4 and 8 concurrent conversations.
+//! - (d) aggregate completion tokens/s with 1, 2, 4 and 8 concurrent conversations;
+//! - (e) fitting a 400-message history into a 2048-token context: the whole-prompt loop against
+//!   the engine's pieces.
 
 mod client;
 mod turns;
@@ -12,7 +14,7 @@ mod turns;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use blendlab_inference::{raw_decode, ChatMessage, PromptTemplate, Role};
+use blendlab_inference::{fit_history_timing, raw_decode, ChatMessage, PromptTemplate, Role};
 
 use crate::environment::default_model_path;
 use clap::Args;
@@ -96,6 +98,18 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
         raw_batched.push((sequences, run.tokens_per_second()));
     }
 
+    let fit = tokio::task::spawn_blocking(|| {
+        fit_history_timing(&default_model_path(), long_history(400), 2048, 128, 5)
+    })
+    .await??;
+    eprintln!(
+        "(e) fitting {} messages into 2048 tokens ({} dropped): whole prompt {:.2} ms, pieces {:.2} ms",
+        fit.messages,
+        fit.dropped,
+        fit.whole_prompt_seconds * 1e3,
+        fit.pieces_seconds * 1e3
+    );
+
     let dir = std::env::temp_dir().join(format!("blendlab-bench-inference-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let app = Application::build(Settings {
@@ -165,6 +179,14 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
             "time_to_first_token_s": served.time_to_first_token.as_secs_f64(),
         },
         "turns": turns.detail,
+        "fit_history": {
+            "messages": fit.messages,
+            "dropped": fit.dropped,
+            "prompt_tokens": fit.prompt_tokens,
+            "whole_prompt_ms": fit.whole_prompt_seconds * 1e3,
+            "pieces_ms": fit.pieces_seconds * 1e3,
+            "same_tokens": fit.same_tokens,
+        },
         "concurrency": concurrency.iter().map(|(n, rate)| json!({ "conversations": n, "tokens_per_second": rate })).collect::<Vec<_>>(),
         "targets": targets,
     });
@@ -174,6 +196,33 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
         print_summary(&result);
     }
     Ok(())
+}
+
+/// A system prompt and `messages - 1` alternating turns of about 25 tokens each.
+fn long_history(messages: usize) -> Vec<ChatMessage> {
+    let mut history = vec![ChatMessage::new(
+        Role::System,
+        "You are a friendly companion.",
+    )];
+    for i in 1..messages {
+        let (role, text) = if i % 2 == 1 {
+            (
+                Role::User,
+                format!(
+                    "Message {i}: tell me about the rivers, lakes and mountains you like, and why."
+                ),
+            )
+        } else {
+            (
+                Role::Assistant,
+                format!(
+                    "Reply {i}: I like quiet lakes best, because the water is calm in the morning."
+                ),
+            )
+        };
+        history.push(ChatMessage::new(role, text));
+    }
+    history
 }
 
 /// (b): the best of three long greedy replies, streamed.
@@ -268,6 +317,14 @@ fn print_summary(result: &Value) {
             row["tokens_per_second"].as_f64().unwrap_or(0.0)
         );
     }
+    let fit = &result["fit_history"];
+    println!(
+        "(e) fit {} messages in 2048    whole prompt {:.2} ms, pieces {:.2} ms ({} dropped)",
+        fit["messages"],
+        fit["whole_prompt_ms"].as_f64().unwrap_or(f64::NAN),
+        fit["pieces_ms"].as_f64().unwrap_or(f64::NAN),
+        fit["dropped"]
+    );
     for target in result["targets"].as_array().into_iter().flatten() {
         println!(
             "{:<55} {:>6.2}  {:<7} {}",

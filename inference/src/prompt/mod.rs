@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{ChatMessage, Role};
 
+mod pieces;
+pub use pieces::PromptPieces;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PromptTemplate {
@@ -22,10 +25,7 @@ impl PromptTemplate {
     /// Renders the history, ending where the assistant's reply begins.
     pub fn render(self, messages: &[ChatMessage]) -> String {
         let mut out = self.render_history(messages);
-        out.push_str(match self {
-            Self::Transcript => "Assistant:",
-            Self::GemmaTurns => "<start_of_turn>model\n",
-        });
+        out.push_str(self.cue());
         out
     }
 
@@ -33,44 +33,44 @@ impl PromptTemplate {
     /// prefill before it knows the user's next message.
     pub fn render_history(self, messages: &[ChatMessage]) -> String {
         let mut out = String::new();
-        match self {
-            Self::Transcript => {
-                for message in messages {
-                    match message.role {
-                        Role::System => {
-                            out.push_str(message.content.trim());
-                            out.push_str("\n\n");
-                        }
-                        Role::User => push_line(&mut out, "User: ", &message.content),
-                        Role::Assistant => push_line(&mut out, "Assistant: ", &message.content),
-                    }
-                }
+        // Gemma has no system role: the system prompt opens the next user turn.
+        let mut pending_system = String::new();
+        for message in messages {
+            if self == Self::GemmaTurns && message.role == Role::System {
+                pending_system.push_str(&system_text(message));
+                continue;
             }
-            Self::GemmaTurns => {
-                // Gemma has no system role: the system prompt opens the first user turn.
-                let mut pending_system = String::new();
-                for message in messages {
-                    match message.role {
-                        Role::System => {
-                            pending_system.push_str(message.content.trim());
-                            pending_system.push_str("\n\n");
-                        }
-                        Role::User => {
-                            out.push_str("<start_of_turn>user\n");
-                            out.push_str(&std::mem::take(&mut pending_system));
-                            out.push_str(message.content.trim());
-                            out.push_str("<end_of_turn>\n");
-                        }
-                        Role::Assistant => {
-                            out.push_str("<start_of_turn>model\n");
-                            out.push_str(message.content.trim());
-                            out.push_str("<end_of_turn>\n");
-                        }
-                    }
-                }
-            }
+            let opening = match message.role {
+                Role::User => std::mem::take(&mut pending_system),
+                _ => String::new(),
+            };
+            out.push_str(&self.piece(message, &opening));
         }
         out
+    }
+
+    /// What ends the prompt: the cue for the assistant's reply.
+    fn cue(self) -> &'static str {
+        match self {
+            Self::Transcript => "Assistant:",
+            Self::GemmaTurns => "<start_of_turn>model\n",
+        }
+    }
+
+    /// One message as rendered; a Gemma user turn opens with `system` (empty for none).
+    fn piece(self, message: &ChatMessage, system: &str) -> String {
+        let content = message.content.trim();
+        match (self, message.role) {
+            (_, Role::System) => system_text(message),
+            (Self::Transcript, Role::User) => transcript_line("User: ", content),
+            (Self::Transcript, Role::Assistant) => transcript_line("Assistant: ", content),
+            (Self::GemmaTurns, Role::User) => {
+                format!("<start_of_turn>user\n{system}{content}<end_of_turn>\n")
+            }
+            (Self::GemmaTurns, Role::Assistant) => {
+                format!("<start_of_turn>model\n{content}<end_of_turn>\n")
+            }
+        }
     }
 
     /// Stop strings that end a reply under this template.
@@ -87,12 +87,14 @@ impl PromptTemplate {
     }
 }
 
+fn system_text(message: &ChatMessage) -> String {
+    format!("{}\n\n", message.content.trim())
+}
+
 /// One transcript line; newlines inside a message are folded so a message cannot forge a turn.
-fn push_line(out: &mut String, label: &str, content: &str) {
-    out.push_str(label);
+fn transcript_line(label: &str, content: &str) -> String {
     let folded: Vec<&str> = content.split_whitespace().collect();
-    out.push_str(&folded.join(" "));
-    out.push('\n');
+    format!("{label}{}\n", folded.join(" "))
 }
 
 #[cfg(test)]
