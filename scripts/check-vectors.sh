@@ -47,5 +47,6 @@ generate analytics/vectors/stats.json stdout analytics/vectors/stats_vectors.py
 generate analytics/vectors/components.json analytics/vectors/component_vectors.py
 generate experiments/vectors/growthbook.json experiments/vectors/growthbook_vectors.py
 generate experiments/vectors/turn_draws.json experiments/vectors/turn_draw_vectors.py
+generate experiments/vectors/thompson.json experiments/vectors/thompson_vectors.py
 [ "$failed" = 0 ] || { echo "regenerate with: bash scripts/check-vectors.sh --write" >&2; exit 1; }
 echo "test vectors reproduce from their generators" >&2

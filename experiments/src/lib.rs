@@ -7,9 +7,11 @@ mod experiment;
 mod hashing;
 mod names;
 mod policy;
+mod thompson;
 
 pub use definition::{read_definition, ArmDefinition, Audience, ExperimentDefinition, PolicyName};
 pub use experiment::{Arm, Experiment, ValidationErrors};
 pub use hashing::{bucket_ranges, choose_bucket, fnv1a32, growthbook_hash_v2};
 pub use names::{ArmName, ExperimentKey, NameError};
 pub use policy::{turn_entropy, BlendPolicy, TurnDraw};
+pub use thompson::{probability_best, thompson_probabilities, with_floor, RewardCounts};
