@@ -205,14 +205,8 @@ async fn body_errors_name_the_field_by_its_json_path_on_both_route_families() {
         },
     ];
     for case in cases {
-        let response = app
-            .admin(reqwest::Method::POST, case.path)
-            .json(&case.body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 400, "{}", case.body);
-        let error: serde_json::Value = response.json().await.unwrap();
+        let (status, error) = app.post_json(case.path, &case.body).await;
+        assert_eq!(status, 400, "{}: {error}", case.body);
         let error = &error["error"];
         assert_eq!(error["code"], "invalid_body", "{error}");
         assert_eq!(error["param"], case.param, "{}: {error}", case.body);

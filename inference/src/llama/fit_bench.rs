@@ -7,7 +7,7 @@ use std::{path::Path, time::Instant};
 use anyhow::Context as _;
 use llama_cpp_2::model::{params::LlamaModelParams, LlamaModel};
 
-use super::{decode::fit_history, llama_backend};
+use super::{decode::PromptTokenizer, llama_backend};
 use crate::{
     backend::{ChatMessage, GenerationRequest, Role},
     PromptTemplate,
@@ -49,12 +49,13 @@ pub fn fit_history_timing(
     let template = PromptTemplate::Transcript;
     let mut whole = (f64::INFINITY, Vec::new(), 0);
     let mut pieces = (f64::INFINITY, Vec::new(), 0);
+    let tokenizer = PromptTokenizer::new(&model);
     for _ in 0..repeats.max(1) {
         let started = Instant::now();
         let (tokens, dropped) = fit_by_whole_prompt(&model, &request, template, context_size)?;
         whole = best(whole, started.elapsed().as_secs_f64(), tokens, dropped);
         let started = Instant::now();
-        let (tokens, dropped) = fit_history(&model, &request, template, context_size)?;
+        let (tokens, dropped) = tokenizer.fit_history(&request, template, context_size)?;
         pieces = best(pieces, started.elapsed().as_secs_f64(), tokens, dropped);
     }
     anyhow::ensure!(

@@ -219,6 +219,7 @@ fn serve(
     };
     scheduler::Scheduler {
         model,
+        tokenizer: decode::PromptTokenizer::new(model),
         context,
         slots: slots::Slots::new(settings.sequences),
         slot_context: settings.context_size,

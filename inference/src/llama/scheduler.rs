@@ -9,7 +9,7 @@ use llama_cpp_2::{
 };
 
 use super::{
-    decode::{catch_up_prompt, fit_history},
+    decode::PromptTokenizer,
     sequence::{Reply, ReplySetup, Sequence, Work},
     slots::{Holder, Slots},
     Job, JobKind,
@@ -25,6 +25,8 @@ const CATCH_UP_WHILE_BUSY: usize = 16;
 
 pub(super) struct Scheduler<'m> {
     pub model: &'m LlamaModel,
+    /// Histories into prompt tokens, with the model's tokenizer probed once.
+    pub tokenizer: PromptTokenizer<'m>,
     pub context: LlamaContext<'m>,
     pub slots: Slots,
     /// Tokens one sequence may hold.
@@ -118,7 +120,10 @@ impl Scheduler<'_> {
                 self.active.retain(|s| s.slot != slot);
                 self.slots.release(slot);
             }
-            match fit_history(self.model, &job.request, job.template, self.slot_context) {
+            match self
+                .tokenizer
+                .fit_history(&job.request, job.template, self.slot_context)
+            {
                 Ok((prompt, dropped_messages)) => {
                     let room = self.slot_context - prompt.len() as u32;
                     let max_tokens = job.request.max_tokens.min(room);
@@ -154,7 +159,8 @@ impl Scheduler<'_> {
                 unreachable!("only catch-ups wait here")
             };
             if let Some(prompt) =
-                catch_up_prompt(self.model, &job.request, job.template, self.slot_context)
+                self.tokenizer
+                    .catch_up_prompt(&job.request, job.template, self.slot_context)
             {
                 let key = job.request.cache_key.as_deref();
                 self.start(

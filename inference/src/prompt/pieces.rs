@@ -54,13 +54,32 @@ impl PromptPieces {
         (dropped..self.turns.len()).find(|&i| self.opened[i].is_some())
     }
 
+    /// `opener(d)` for every `d` in `0..=turns`, in one backward pass.
+    pub fn openers(&self) -> Vec<Option<usize>> {
+        let mut openers = vec![None; self.turns.len() + 1];
+        for i in (0..self.turns.len()).rev() {
+            openers[i] = if self.opened[i].is_some() {
+                Some(i)
+            } else {
+                openers[i + 1]
+            };
+        }
+        openers
+    }
+
+    /// The kept turns in order once the first `dropped` are left out: (index, whether the turn is
+    /// taken in its `opened` form).
+    pub fn kept(&self, dropped: usize) -> impl Iterator<Item = (usize, bool)> {
+        let opener = self.opener(dropped);
+        (dropped..self.turns.len()).map(move |i| (i, opener == Some(i)))
+    }
+
     /// The prompt without its first `dropped` turns, with or without the reply cue.
     pub fn assemble(&self, dropped: usize, with_cue: bool) -> String {
-        let opener = self.opener(dropped);
         let mut out = self.head.clone();
-        for i in dropped..self.turns.len() {
-            match (&self.opened[i], opener == Some(i)) {
-                (Some(opened), true) => out.push_str(opened),
+        for (i, opened) in self.kept(dropped) {
+            match (&self.opened[i], opened) {
+                (Some(text), true) => out.push_str(text),
                 _ => out.push_str(&self.turns[i]),
             }
         }
