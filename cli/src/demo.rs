@@ -180,11 +180,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
          on the leaderboard and chat in the playground; the stored conversations are at \
          {base}/api/v1/conversations/<id>."
     );
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    handle.stop(true).await;
-    let _ = server.await;
+    // The server drains and stops on Ctrl-C (SIGINT) or SIGTERM by itself.
+    server.await.context("the server task failed")??;
     Ok(())
 }
 

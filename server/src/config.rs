@@ -40,6 +40,11 @@ pub struct ServerSettings {
     /// How long the leaderboard reuses a report it computed (for experiments with no stored
     /// daily report yet).
     pub live_report_ttl_s: u64,
+    /// The longest a request waits for the store (a connection, SQLite's write lock) before it
+    /// is answered 503 `store_unavailable`.
+    pub store_timeout_ms: u64,
+    /// On SIGTERM or SIGINT: how long replies in flight may run on before they are cancelled.
+    pub shutdown_drain_s: u64,
 }
 
 impl Default for ServerSettings {
@@ -54,6 +59,8 @@ impl Default for ServerSettings {
             daily_reports: true,
             client_requests_per_minute: 600,
             live_report_ttl_s: 60,
+            store_timeout_ms: 1000,
+            shutdown_drain_s: 10,
         }
     }
 }
@@ -80,6 +87,13 @@ impl ServerConfig {
             anyhow::bail!(
                 "{}: server.max_concurrent_chats must be at least 1",
                 path.display()
+            );
+        }
+        if !(50..=60_000).contains(&config.server.store_timeout_ms) {
+            anyhow::bail!(
+                "{}: server.store_timeout_ms must be from 50 to 60000, not {}",
+                path.display(),
+                config.server.store_timeout_ms
             );
         }
         Ok(config)

@@ -70,6 +70,34 @@ impl ApiError {
         error
     }
 
+    /// A dependency outage: 503 with `Retry-After`, answered as soon as the store fails.
+    pub fn store_unavailable(outage: blendlab_store::Outage) -> Self {
+        use blendlab_store::Outage;
+        let code = match outage {
+            Outage::DiskFull => "store_full",
+            Outage::ReadOnly => "store_read_only",
+            Outage::Unreachable | Outage::Busy | Outage::Io => "store_unavailable",
+        };
+        let message = format!(
+            "the store is unavailable ({}); nothing of this request was stored, retry shortly",
+            outage.describe()
+        );
+        let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message);
+        error.retry_after_s = Some(1);
+        error
+    }
+
+    /// A request that arrived while the server drains for shutdown: another replica can serve it.
+    pub fn shutting_down() -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down; retry (another replica will answer)",
+        );
+        error.retry_after_s = Some(1);
+        error
+    }
+
     pub fn with_param(mut self, param: impl Into<Cow<'static, str>>) -> Self {
         self.param = Some(param.into());
         self
@@ -102,6 +130,7 @@ impl From<blendlab_store::StoreError> for ApiError {
     fn from(error: blendlab_store::StoreError) -> Self {
         match error {
             blendlab_store::StoreError::Conflict(m) => Self::conflict("conflict", m),
+            blendlab_store::StoreError::Unavailable(outage) => Self::store_unavailable(outage),
             blendlab_store::StoreError::Unexpected(e) => Self::unexpected(e),
         }
     }

@@ -3,8 +3,10 @@
 //! one WAL flush on PostgreSQL) then serves many requests, and SQLite's single writer is never
 //! fought over. Events (`POST /api/v1/events`) and chat turns both go through it.
 
+use std::sync::{Arc, Mutex};
+
 use futures::future::BoxFuture;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use blendlab_store::{NewEvent, Store, StoreError, TurnWrite};
 
@@ -22,12 +24,20 @@ struct Pending<T> {
 /// The handle requests write through; cloning it shares the one writer task.
 pub struct GroupCommit<T> {
     queue: mpsc::Sender<Pending<T>>,
+    writer: Arc<WriterTask>,
+}
+
+/// The writer task, for shutdown: told to close, it commits what is queued and ends.
+struct WriterTask {
+    closing: Notify,
+    running: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl<T> Clone for GroupCommit<T> {
     fn clone(&self) -> Self {
         Self {
             queue: self.queue.clone(),
+            writer: self.writer.clone(),
         }
     }
 }
@@ -37,8 +47,32 @@ impl<T: Send + Sync + 'static> GroupCommit<T> {
     /// (as `rows` counts them) reach `max_rows`.
     fn spawn(store: Store, max_rows: usize, rows: fn(&T) -> usize, write: WriteGroup<T>) -> Self {
         let (queue, waiting) = mpsc::channel(QUEUE_REQUESTS);
-        tokio::spawn(write_groups(store, waiting, max_rows, rows, write));
-        Self { queue }
+        let writer = Arc::new(WriterTask {
+            closing: Notify::new(),
+            running: Mutex::new(None),
+        });
+        let task = tokio::spawn(write_groups(
+            store,
+            waiting,
+            writer.clone(),
+            max_rows,
+            rows,
+            write,
+        ));
+        *writer.running.lock().expect("not poisoned") = Some(task);
+        Self { queue, writer }
+    }
+
+    /// Commits every request already queued, then stops taking more (they fail as stopped).
+    /// Returns once the writer has ended; later calls return at once.
+    pub async fn close(&self) {
+        self.writer.closing.notify_one();
+        let running = self.writer.running.lock().expect("not poisoned").take();
+        if let Some(task) = running {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "the group writer failed while closing");
+            }
+        }
     }
 
     /// Returns once `item` is committed, or fails with none of it written.
@@ -56,11 +90,22 @@ impl<T: Send + Sync + 'static> GroupCommit<T> {
 async fn write_groups<T>(
     store: Store,
     mut waiting: mpsc::Receiver<Pending<T>>,
+    writer: Arc<WriterTask>,
     max_rows: usize,
     rows: fn(&T) -> usize,
     write: WriteGroup<T>,
 ) {
-    while let Some(first) = waiting.recv().await {
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = waiting.recv() => next,
+            () = writer.closing.notified() => {
+                // Refuse new requests; what is already queued still comes out, then `None`.
+                waiting.close();
+                waiting.recv().await
+            }
+        };
+        let Some(first) = next else { break };
         let mut total = rows(&first.item);
         let mut group = vec![first];
         while total < max_rows {
@@ -85,6 +130,15 @@ async fn write_groups<T>(
                 for pending in group {
                     // A request whose client left no longer listens; its rows are committed.
                     let _ = pending.committed.send(Ok(()));
+                }
+            }
+            // The store is down: no request's fault. Each alone would wait out the store's
+            // timeout again, and so would each request queued behind them, for the same answer:
+            // they all get the outage now (a 503 to retry), so an outage is answered fast.
+            Err(StoreError::Unavailable(outage)) => {
+                let queued = std::iter::from_fn(|| waiting.try_recv().ok());
+                for pending in group.into_iter().chain(queued) {
+                    let _ = pending.committed.send(Err(StoreError::Unavailable(outage)));
                 }
             }
             Err(error) if group.len() == 1 => {

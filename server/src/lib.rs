@@ -8,6 +8,7 @@ pub mod chat;
 pub mod config;
 pub mod error;
 pub mod group_commit;
+pub mod lifecycle;
 pub mod metrics;
 pub mod reporting;
 mod routes;

@@ -29,15 +29,28 @@ pub struct Settings {
     pub default_model: std::path::PathBuf,
 }
 
+/// After the drain: time for cancelled replies to be logged and their streams to end.
+const SHUTDOWN_GRACE_S: u64 = 5;
+
+/// Commits what the group writers still hold: events and turns already on their way.
+async fn flush_writes(state: &AppState) {
+    state.events.close().await;
+    state.turns.close().await;
+}
+
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let admin_token = AdminToken::new(&settings.admin_token)?;
-        let store = Store::connect(&settings.database_url).await?;
+        let store_options = blendlab_store::StoreOptions {
+            wait: std::time::Duration::from_millis(settings.config.server.store_timeout_ms),
+        };
+        let store = Store::connect_with(&settings.database_url, store_options).await?;
         let models_config = settings.config.models.clone();
         let sequences = settings.config.server.inference_sequences;
         let default_model = settings.default_model.clone();
@@ -68,7 +81,9 @@ impl Application {
             models,
             chat_permits: Arc::new(Semaphore::new(server_settings.max_concurrent_chats)),
             settings: server_settings.clone(),
+            lifecycle: Default::default(),
         });
+        let app_state = state.clone();
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -90,9 +105,17 @@ impl Application {
                 .default_service(web::to(error::not_found))
         })
         .workers(server_settings.http_workers.max(1))
+        // `run_until_stopped` handles the signals: it drains and cancels before it stops.
+        .disable_signals()
+        // Past the drain, cancelled replies still log and end their streams; then it closes.
+        .shutdown_timeout(server_settings.shutdown_drain_s + SHUTDOWN_GRACE_S)
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            state: app_state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -103,7 +126,35 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until SIGTERM or SIGINT (or a [`Self::handle`] stop), then shuts down gracefully:
+    /// see [`crate::lifecycle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self { server, state, .. } = self;
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        let signal = tokio::select! {
+            stopped = &mut server => {
+                flush_writes(&state).await;
+                return stopped;
+            }
+            signal = crate::lifecycle::stop_requested() => signal,
+        };
+        let drain = std::time::Duration::from_secs(state.settings.shutdown_drain_s);
+        tracing::info!(signal, drain_s = drain.as_secs(), "shutting down: draining");
+        state.lifecycle.begin_drain();
+        let cancel_after_drain = tokio::spawn({
+            let lifecycle = state.lifecycle.clone();
+            async move {
+                tokio::time::sleep(drain).await;
+                tracing::info!("drain time is over: cancelling the replies still running");
+                lifecycle.cancel_in_flight();
+            }
+        });
+        // Stops accepting at once; resolves when the connections are done or the timeout hits.
+        let ((), stopped) = tokio::join!(handle.stop(true), server);
+        cancel_after_drain.abort();
+        flush_writes(&state).await;
+        tracing::info!("stopped");
+        stopped
     }
 }

@@ -26,4 +26,6 @@ pub struct AppState {
     pub settings: ServerSettings,
     /// One permit per admitted chat request; none left means 429.
     pub chat_permits: Arc<Semaphore>,
+    /// Serving, or draining for shutdown.
+    pub lifecycle: crate::lifecycle::Lifecycle,
 }

@@ -14,6 +14,7 @@ macro_rules! on_pool {
 }
 
 mod assignments;
+mod availability;
 mod client_keys;
 mod conversations;
 mod events;
@@ -24,7 +25,7 @@ mod simulated;
 mod users;
 mod warehouse;
 
-use std::{str::FromStr, time::Duration};
+use std::str::FromStr;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -36,6 +37,7 @@ use sqlx::{
 };
 
 pub use assignments::AssignmentRow;
+pub use availability::{Outage, StoreOptions};
 pub use client_keys::ClientKeyRow;
 pub use conversations::{ConversationRow, MessageRow, NewConversation, NewMessage, TurnWrite};
 pub use events::NewEvent;
@@ -69,6 +71,9 @@ pub enum StoreError {
     /// A uniqueness rule refused the write (e.g. the key exists, or a concurrent turn won).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The store cannot serve right now; the same request may succeed once it is back.
+    #[error("the store is unavailable: {}", .0.describe())]
+    Unavailable(Outage),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -88,18 +93,29 @@ impl From<sqlx::Error> for StoreError {
             }
         }
         DATABASE_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self::Unexpected(anyhow::Error::new(error))
+        match availability::outage_of(&error) {
+            Some(outage) => {
+                tracing::warn!(error = %error, "the store is unavailable");
+                Self::Unavailable(outage)
+            }
+            None => Self::Unexpected(anyhow::Error::new(error)),
+        }
     }
 }
 
 impl Store {
     /// Opens `sqlite://PATH` (the file is created when missing) or `postgres://...`, and runs
-    /// that database's migrations.
+    /// that database's migrations. Waits as a batch job can ([`StoreOptions::PATIENT`]).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, StoreOptions::PATIENT).await
+    }
+
+    /// [`Store::connect`], waiting at most `options.wait` for a connection or a lock.
+    pub async fn connect_with(url: &str, options: StoreOptions) -> anyhow::Result<Self> {
         let pool = if url.starts_with("sqlite:") {
-            Pool::Sqlite(connect_sqlite(url).await?)
+            Pool::Sqlite(connect_sqlite(url, options).await?)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Pool::Postgres(connect_postgres(url).await?)
+            Pool::Postgres(connect_postgres(url, options).await?)
         } else {
             anyhow::bail!(
                 "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
@@ -149,9 +165,18 @@ impl Store {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
         Ok(())
     }
+
+    /// Commits one small write: the store is ready when this succeeds. A full disk, a read-only
+    /// file or a held lock fail here even though reads still answer.
+    pub async fn probe(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        const PROBE: &str = "INSERT INTO store_probe (id, probed_at) VALUES (1, $1)
+                             ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at";
+        on_pool!(self, pool => sqlx::query(PROBE).bind(to_micros(now)).execute(pool).await.map(drop))?;
+        Ok(())
+    }
 }
 
-async fn connect_sqlite(url: &str) -> anyhow::Result<SqlitePool> {
+async fn connect_sqlite(url: &str, store: StoreOptions) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("parsing database URL {url:?}"))?
         .create_if_missing(true)
@@ -159,9 +184,11 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<SqlitePool> {
         // FULL: a reply acknowledged to the client survives a crash and a power cut.
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        // Another process's write lock is waited for this long, then the store is busy.
+        .busy_timeout(store.wait);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .acquire_timeout(store.wait)
         .connect_with(options)
         .await
         .with_context(|| format!("opening {url}"))?;
@@ -175,12 +202,14 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<SqlitePool> {
     Ok(pool)
 }
 
-async fn connect_postgres(url: &str) -> anyhow::Result<PgPool> {
+async fn connect_postgres(url: &str, store: StoreOptions) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
         .with_context(|| format!("parsing database URL {:?}", redact(url)))?;
     let pool = PgPoolOptions::new()
         .max_connections(16)
-        .acquire_timeout(Duration::from_secs(10))
+        // While the server is down the pool keeps trying to connect: bounded, so that a
+        // request fails fast with an outage instead of hanging.
+        .acquire_timeout(store.wait)
         .connect_with(options)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;

@@ -19,6 +19,8 @@ mod openai_clients;
 mod openapi;
 mod replicas;
 mod report;
+mod shutdown;
 mod simulate_live;
+mod store_outage;
 mod streaming;
 mod users;

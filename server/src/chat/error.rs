@@ -28,6 +28,10 @@ pub enum ChatError {
     ModelUnavailable(String),
     #[error("{0}")]
     Upstream(String),
+    #[error("the store is unavailable: {}", .0.describe())]
+    StoreUnavailable(blendlab_store::Outage),
+    #[error("the server is shutting down")]
+    ShuttingDown,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -36,6 +40,7 @@ impl From<StoreError> for ChatError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(_) => Self::ConcurrentTurn,
+            StoreError::Unavailable(outage) => Self::StoreUnavailable(outage),
             StoreError::Unexpected(e) => Self::Unexpected(e),
         }
     }
@@ -47,6 +52,8 @@ impl From<InferenceError> for ChatError {
             InferenceError::ContextOverflow { .. } => Self::ContextOverflow(error.to_string()),
             InferenceError::Overloaded => Self::AtCapacity,
             InferenceError::Upstream(_) => Self::Upstream(error.to_string()),
+            // Nobody waits for a reply cancelled before it began, but a drain's can be answered.
+            InferenceError::Cancelled => Self::ShuttingDown,
             other => Self::Unexpected(anyhow::Error::new(other)),
         }
     }
@@ -85,6 +92,8 @@ impl From<ChatError> for ApiError {
             ChatError::Upstream(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", message)
             }
+            ChatError::StoreUnavailable(outage) => ApiError::store_unavailable(outage),
+            ChatError::ShuttingDown => ApiError::shutting_down(),
             ChatError::Unexpected(e) => ApiError::unexpected(e),
         }
     }

@@ -3,6 +3,7 @@
 //! Both `/api/v1/chat` (server keeps the history) and `/v1/chat/completions` (client sends it)
 //! run through [`run_turn`].
 
+mod cancel;
 mod enrollment;
 mod error;
 mod turn;

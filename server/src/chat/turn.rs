@@ -109,6 +109,9 @@ pub async fn run_turn(state: &AppState, input: TurnInput) -> Result<TurnOutput, 
     fields(user = %input.user_id, experiment, arm, model)
 )]
 pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<PreparedTurn, ChatError> {
+    if state.lifecycle.is_draining() {
+        return Err(ChatError::ShuttingDown);
+    }
     // Admission first, so an overloaded server answers fast and does no work.
     let permit = state
         .chat_permits
@@ -207,7 +210,8 @@ impl PreparedTurn {
     }
 
     /// Generates the reply (streaming it into `deltas` when given) and logs both messages.
-    /// A streamed reply whose client left is logged as far as it was written.
+    /// A streamed reply whose client left, and any reply the shutdown cancelled, is logged as far
+    /// as it was written.
     #[tracing::instrument(
         name = "chat.generate",
         skip_all,
@@ -224,9 +228,14 @@ impl PreparedTurn {
         })?;
         let started = Instant::now();
         let in_progress = state.metrics.reply_started(&self.model_id);
-        let generation = model
-            .reply(&self.history, self.options.clone(), deltas)
-            .await?;
+        let generation = super::cancel::reply_until_cancelled(
+            model,
+            &self.history,
+            self.options.clone(),
+            deltas,
+            &state.lifecycle,
+        )
+        .await?;
         drop(in_progress);
         state.metrics.record_tokens(
             &self.model_id,

@@ -6,4 +6,4 @@ pub mod export;
 pub mod leaderboard;
 pub mod source;
 
-pub use source::{report_from_store, report_from_store_on, ReportFormat};
+pub use source::{report_from_store, report_from_store_on, ReportFormat, StoreReportError};

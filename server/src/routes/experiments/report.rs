@@ -88,6 +88,7 @@ fn report_error(error: StoreReportError) -> ApiError {
             error.to_string(),
         )
         .with_param("as_of"),
+        StoreReportError::Store(error) => error.into(),
         other => ApiError::unexpected(anyhow::Error::new(other)),
     }
 }

@@ -1,0 +1,213 @@
+//! Graceful shutdown of the real binary (issue 20): on SIGTERM a reply that ends within the drain
+//! time finishes as usual, one that does not is cancelled when the drain time is over and logged
+//! as far as it was written (its stream ends with `finish_reason: "cancelled"`), no new request
+//! is taken, and the process exits by itself with status 0. SIGINT does the same.
+
+use std::time::{Duration, Instant};
+
+use blendlab_tests::{ServerProcess, TempDir, ADMIN_TOKEN};
+use serde_json::{json, Value};
+
+/// Seconds replies may run on after the signal (`server.shutdown_drain_s`).
+const DRAIN_S: u64 = 2;
+
+/// One model, greedy, with no stop string of its own. Greedy decoding of the bundled model counts
+/// on ("11, 12, …") without ending its turn, so a long reply runs to `max_tokens`.
+fn config(dir: &TempDir) -> std::path::PathBuf {
+    let path = dir.join("server.toml");
+    let text = format!(
+        "[server]\nshutdown_drain_s = {DRAIN_S}\n\n\
+         [[models]]\nid = \"narrator\"\n\
+         system_prompt = \"The following is a conversation with a patient counting tutor.\"\n\
+         temperature = 0.0\nmax_tokens = 1000\nstop = []\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A streamed completion, read chunk by chunk as it arrives.
+struct Stream {
+    response: reqwest::Response,
+    buffer: String,
+    text: String,
+    last: Option<Value>,
+}
+
+impl Stream {
+    async fn open(client: &reqwest::Client, base: &str, max_tokens: u32) -> Self {
+        let body = json!({ "model": "narrator", "stream": true, "max_tokens": max_tokens, "temperature": 0,
+                           "messages": [{ "role": "user", "content": "Count with me: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10," }] });
+        let response = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status(), 200);
+        Self {
+            response,
+            buffer: String::new(),
+            text: String::new(),
+            last: None,
+        }
+    }
+
+    /// Reads until some reply text has arrived; false if the stream ended first.
+    async fn first_text(&mut self) -> bool {
+        while self.text.is_empty() {
+            if !self.read_more().await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads to the end of the stream.
+    async fn finish(&mut self) {
+        while self.read_more().await {}
+    }
+
+    async fn read_more(&mut self) -> bool {
+        let Some(bytes) = self.response.chunk().await.expect("the stream reads") else {
+            return false;
+        };
+        self.buffer.push_str(std::str::from_utf8(&bytes).unwrap());
+        while let Some(end) = self.buffer.find("\n\n") {
+            let frame: String = self.buffer.drain(..end + 2).collect();
+            let Some(data) = frame.trim().strip_prefix("data: ") else {
+                continue;
+            };
+            if data == "[DONE]" {
+                continue;
+            }
+            let chunk: Value = serde_json::from_str(data).unwrap();
+            assert!(chunk.get("error").is_none(), "the stream failed: {chunk}");
+            if let Some(piece) = chunk["choices"][0]["delta"]["content"].as_str() {
+                self.text.push_str(piece);
+            }
+            if !chunk["choices"][0]["finish_reason"].is_null() {
+                self.last = Some(chunk);
+            }
+        }
+        true
+    }
+
+    fn finish_reason(&self) -> &str {
+        self.last.as_ref().expect("a last chunk")["choices"][0]["finish_reason"]
+            .as_str()
+            .unwrap()
+    }
+
+    fn message_id(&self) -> String {
+        self.last.as_ref().expect("a last chunk")["blendlab"]["message_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// (content, finish_reason) of a logged message.
+async fn logged(database_url: &str, message_id: &str) -> (String, String) {
+    let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+    sqlx::query_as("SELECT content, finish_reason FROM messages WHERE message_id = $1")
+        .bind(message_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("message {message_id} is not in the store: {e}"))
+}
+
+#[tokio::test]
+async fn sigterm_finishes_short_replies_cancels_long_ones_and_exits_cleanly() {
+    let dir = TempDir::new("shutdown");
+    let database_url = format!("sqlite://{}", dir.join("blendlab.db").display());
+    let mut server = ServerProcess::start_configured(&database_url, Some(&config(&dir)), None);
+    server.ready().await;
+    // No idle keep-alive connection for the server to wait out.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+
+    let mut long = Stream::open(&client, &server.base, 1000).await;
+    assert!(
+        long.first_text().await,
+        "the long reply ended before its first text"
+    );
+    let mut short = Stream::open(&client, &server.base, 8).await;
+    assert!(
+        short.first_text().await,
+        "the short reply ended before its first text"
+    );
+
+    server.signal("TERM");
+    let signalled = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = client
+        .post(format!("{}/v1/chat/completions", server.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "model": "narrator", "max_tokens": 4,
+                       "messages": [{ "role": "user", "content": "Too late?" }] }))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    match late {
+        Ok(response) => assert_eq!(response.status(), 503, "a request after SIGTERM"),
+        Err(error) => assert!(error.is_connect(), "refused, not hung: {error}"),
+    }
+
+    short.finish().await;
+    assert_eq!(
+        short.finish_reason(),
+        "length",
+        "the short reply runs to its end"
+    );
+    long.finish().await;
+    let cancelled_after = signalled.elapsed();
+    assert_eq!(
+        long.finish_reason(),
+        "cancelled",
+        "the long reply is cut at the drain's end"
+    );
+    assert!(
+        cancelled_after >= Duration::from_secs(DRAIN_S) - Duration::from_millis(200),
+        "cancelled before the drain time was over: {cancelled_after:?}"
+    );
+    assert!(
+        cancelled_after < Duration::from_secs(DRAIN_S + 5),
+        "the drain overran: {cancelled_after:?}"
+    );
+
+    let status = server
+        .exited_within(Duration::from_secs(DRAIN_S + 10))
+        .await
+        .expect("the server exits by itself after the drain");
+    assert!(status.success(), "exit status {status}");
+
+    let (content, finish_reason) = logged(&database_url, &long.message_id()).await;
+    assert_eq!(finish_reason, "cancelled");
+    assert!(
+        content.starts_with(&long.text) && !long.text.is_empty(),
+        "the log holds the cancelled reply as far as it was streamed:\n{content:?}\nvs\n{:?}",
+        long.text
+    );
+    let (content, finish_reason) = logged(&database_url, &short.message_id()).await;
+    assert_eq!(
+        (content.as_str(), finish_reason.as_str()),
+        (short.text.as_str(), "length")
+    );
+}
+
+#[tokio::test]
+async fn sigint_stops_an_idle_server_at_once() {
+    let dir = TempDir::new("sigint");
+    let database_url = format!("sqlite://{}", dir.join("blendlab.db").display());
+    let mut server = ServerProcess::start_configured(&database_url, Some(&config(&dir)), None);
+    server.ready().await;
+    server.signal("INT");
+    let status = server
+        .exited_within(Duration::from_secs(DRAIN_S))
+        .await
+        .expect("an idle server does not wait out the drain");
+    assert!(status.success(), "exit status {status}");
+}
