@@ -59,6 +59,9 @@ pub enum FinishReason {
     Length,
     /// The streaming client went away; the text is what was written until then.
     Cancelled,
+    /// A remote endpoint broke off mid-reply; the text is what had arrived. The caller got an
+    /// error, not this reply.
+    Error,
 }
 
 impl FinishReason {
@@ -67,6 +70,7 @@ impl FinishReason {
             Self::Stop => "stop",
             Self::Length => "length",
             Self::Cancelled => "cancelled",
+            Self::Error => "error",
         }
     }
 }
@@ -100,6 +104,13 @@ pub enum InferenceError {
     /// A remote model endpoint failed or could not be reached.
     #[error("the remote model failed: {0}")]
     Upstream(String),
+    /// A remote endpoint failed after part of the reply had arrived: that part is in `partial`
+    /// (finish reason [`FinishReason::Error`]), to be logged as such.
+    #[error("the remote model failed: {message}")]
+    UpstreamBrokeOff {
+        message: String,
+        partial: Box<Generation>,
+    },
 }
 
 /// Receives the reply while it is written: whole characters, never part of a stop string, adding

@@ -61,6 +61,10 @@ pub struct ModelConfig {
     /// as long as nothing of the reply has arrived.
     #[serde(default = "default_retries")]
     pub retries: u32,
+    /// `openai` backend: seconds the endpoint may stay silent (before its answer, or between two
+    /// chunks of it) before the reply is given up: a hung endpoint does not hold the caller.
+    #[serde(default = "default_idle_timeout_s")]
+    pub idle_timeout_s: f64,
 }
 
 impl ModelConfig {
@@ -83,6 +87,7 @@ impl ModelConfig {
             api_key_env: None,
             timeout_s: default_timeout_s(),
             retries: default_retries(),
+            idle_timeout_s: default_idle_timeout_s(),
         }
     }
 
@@ -113,6 +118,9 @@ fn default_timeout_s() -> f64 {
 }
 fn default_retries() -> u32 {
     2
+}
+fn default_idle_timeout_s() -> f64 {
+    30.0
 }
 
 impl ModelConfig {
@@ -167,6 +175,12 @@ impl ModelConfig {
         if self.backend == BackendKind::OpenAi && self.path.is_some() {
             problems.push(format!(
                 "model {:?}: path is for the llama backend",
+                self.id
+            ));
+        }
+        if !(self.idle_timeout_s.is_finite() && self.idle_timeout_s > 0.0) {
+            problems.push(format!(
+                "model {:?}: idle_timeout_s must be positive",
                 self.id
             ));
         }

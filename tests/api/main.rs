@@ -17,6 +17,7 @@ mod metrics;
 mod openai;
 mod openai_clients;
 mod openapi;
+mod remote_faults;
 mod replicas;
 mod report;
 mod shutdown;

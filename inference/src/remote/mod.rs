@@ -32,6 +32,17 @@ pub struct OpenAiBackend {
     remote_model: String,
     api_key: Option<String>,
     retries: u32,
+    /// `idle_timeout_s = …, timeout_s = …`, for messages.
+    timeouts: String,
+}
+
+/// The start of a long payload, for an error message.
+fn clip(payload: &str) -> String {
+    const SHOWN: usize = 200;
+    match payload.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &payload[..end]),
+        None => payload.to_owned(),
+    }
 }
 
 /// Why one attempt failed, and whether another may help.
@@ -57,6 +68,8 @@ impl OpenAiBackend {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs_f64(config.timeout_s))
+            // Each read, the answer's head and every chunk after it: a hung endpoint fails fast.
+            .read_timeout(Duration::from_secs_f64(config.idle_timeout_s))
             .build()?;
         Ok(Self {
             client,
@@ -67,6 +80,10 @@ impl OpenAiBackend {
                 .unwrap_or_else(|| config.id.clone()),
             api_key,
             retries: config.retries,
+            timeouts: format!(
+                "idle_timeout_s = {}, timeout_s = {}",
+                config.idle_timeout_s, config.timeout_s
+            ),
         })
     }
 
@@ -99,7 +116,13 @@ impl OpenAiBackend {
             request = request.bearer_auth(key);
         }
         let response = request.send().await.map_err(|e| Failure {
-            message: format!("{} did not answer: {e}", self.endpoint),
+            message: match e.is_timeout() {
+                true => format!(
+                    "{} did not answer in time ({})",
+                    self.endpoint, self.timeouts
+                ),
+                false => format!("{} did not answer: {e}", self.endpoint),
+            },
             retryable: e.is_connect() || e.is_timeout(),
             retry_after: None,
         })?;
@@ -143,22 +166,28 @@ impl OpenAiBackend {
             };
             let bytes = match next {
                 Some(Ok(bytes)) => bytes,
-                Some(Err(e)) => return Err(self.broken(&reply, &e.to_string())),
-                None => return Err(self.broken(&reply, "the stream ended without [DONE]")),
+                Some(Err(e)) if e.is_timeout() => {
+                    let why = format!("it went silent ({})", self.timeouts);
+                    return Err(self.broken(reply, &why));
+                }
+                Some(Err(e)) => return Err(self.broken(reply, &e.to_string())),
+                None => return Err(self.broken(reply, "the stream ended without [DONE]")),
             };
             for payload in lines.feed(&bytes) {
                 if payload == "[DONE]" {
                     let finish = reply.finish_reason.unwrap_or(FinishReason::Stop);
                     return Ok(reply.finish(finish));
                 }
-                let chunk: Value = serde_json::from_str(&payload).map_err(|e| {
-                    self.broken(&reply, &format!("an unreadable chunk ({e}): {payload}"))
-                })?;
+                let chunk: Value = match serde_json::from_str(&payload) {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        let why = format!("an unreadable chunk ({e}): {}", clip(&payload));
+                        return Err(self.broken(reply, &why));
+                    }
+                };
                 if let Some(message) = chunk["error"]["message"].as_str() {
-                    return Err(InferenceError::Upstream(format!(
-                        "{} failed mid-reply: {message}",
-                        self.endpoint
-                    )));
+                    let why = format!("it sent an error: {message}");
+                    return Err(self.broken(reply, &why));
                 }
                 if let Some(text) = reply.absorb(&chunk) {
                     if let Some(deltas) = &deltas {
@@ -169,12 +198,21 @@ impl OpenAiBackend {
         }
     }
 
-    fn broken(&self, reply: &RemoteReply, why: &str) -> InferenceError {
-        InferenceError::Upstream(format!(
+    /// The endpoint failed mid-answer. What had arrived of the reply goes with the error, so that
+    /// it is logged as a reply that ended in an error.
+    fn broken(&self, reply: RemoteReply, why: &str) -> InferenceError {
+        let message = format!(
             "{} broke off after {} characters of the reply: {why}",
             self.endpoint,
             reply.text.chars().count()
-        ))
+        );
+        if reply.text.is_empty() {
+            return InferenceError::Upstream(message);
+        }
+        InferenceError::UpstreamBrokeOff {
+            message,
+            partial: Box::new(reply.finish(FinishReason::Error)),
+        }
     }
 }
 

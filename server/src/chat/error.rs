@@ -51,7 +51,9 @@ impl From<InferenceError> for ChatError {
         match error {
             InferenceError::ContextOverflow { .. } => Self::ContextOverflow(error.to_string()),
             InferenceError::Overloaded => Self::AtCapacity,
-            InferenceError::Upstream(_) => Self::Upstream(error.to_string()),
+            InferenceError::Upstream(_) | InferenceError::UpstreamBrokeOff { .. } => {
+                Self::Upstream(error.to_string())
+            }
             // Nobody waits for a reply cancelled before it began, but a drain's can be answered.
             InferenceError::Cancelled => Self::ShuttingDown,
             other => Self::Unexpected(anyhow::Error::new(other)),

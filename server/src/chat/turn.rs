@@ -1,7 +1,9 @@
 use std::time::Instant;
 
 use blendlab_experiments::{turn_entropy, Experiment};
-use blendlab_inference::{ChatMessage, RegisteredModel, ReplyOptions, Role, TextDeltas};
+use blendlab_inference::{
+    ChatMessage, Generation, InferenceError, RegisteredModel, ReplyOptions, Role, TextDeltas,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
@@ -188,6 +190,54 @@ impl PreparedTurn {
         }
     }
 
+    /// Logs the user's message and `generation` as one turn; returns the reply's timestamp.
+    async fn log(
+        &self,
+        state: &AppState,
+        generation: &Generation,
+        latency_ms: f64,
+    ) -> Result<DateTime<Utc>, ChatError> {
+        let replied_at = Utc::now();
+        let messages = [
+            NewMessage {
+                message_id: self.user_message_id.clone(),
+                role: "user",
+                content: self.user_message.clone(),
+                model: None,
+                choice_prob: None,
+                latency_ms: None,
+                prompt_tokens: None,
+                prefill_tokens: None,
+                completion_tokens: None,
+                finish_reason: None,
+                created_at: self.arrived_at,
+            },
+            NewMessage {
+                message_id: self.message_id.clone(),
+                role: "assistant",
+                content: generation.text.clone(),
+                model: Some(self.model_id.clone()),
+                choice_prob: Some(self.choice_prob),
+                latency_ms: Some(latency_ms),
+                prompt_tokens: Some(generation.prompt_tokens),
+                prefill_tokens: Some(generation.prefill_tokens),
+                completion_tokens: Some(generation.completion_tokens),
+                finish_reason: Some(generation.finish_reason.as_str()),
+                created_at: replied_at,
+            },
+        ];
+        state
+            .turns
+            .write(TurnWrite {
+                conversation: self.conversation.clone(),
+                create_conversation: self.is_new,
+                first_position: self.position,
+                messages: messages.into(),
+            })
+            .await?;
+        Ok(replied_at)
+    }
+
     pub fn conversation_id(&self) -> &str {
         &self.conversation.conversation_id
     }
@@ -228,15 +278,31 @@ impl PreparedTurn {
         })?;
         let started = Instant::now();
         let in_progress = state.metrics.reply_started(&self.model_id);
-        let generation = super::cancel::reply_until_cancelled(
+        let outcome = super::cancel::reply_until_cancelled(
             model,
             &self.history,
             self.options.clone(),
             deltas,
             &state.lifecycle,
         )
-        .await?;
+        .await;
         drop(in_progress);
+        let generation = match outcome {
+            Ok(generation) => generation,
+            // A remote endpoint broke off mid-reply: what arrived (and was streamed) is logged as
+            // a reply that ended in an error, and the caller gets the error.
+            Err(InferenceError::UpstreamBrokeOff { message, partial }) => {
+                let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+                self.log(state, &partial, latency_ms).await?;
+                return Err(ChatError::Upstream(format!(
+                    "the remote model failed: {message}; the {} characters that arrived are \
+                     logged as message {} with finish_reason \"error\"",
+                    partial.text.chars().count(),
+                    self.message_id
+                )));
+            }
+            Err(error) => return Err(error.into()),
+        };
         state.metrics.record_tokens(
             &self.model_id,
             generation.prompt_tokens,
@@ -248,46 +314,8 @@ impl PreparedTurn {
         span.record("completion_tokens", generation.completion_tokens);
         span.record("latency_ms", latency_ms);
         span.record("finish_reason", generation.finish_reason.as_str());
-
-        let replied_at = Utc::now();
-        let messages = [
-            NewMessage {
-                message_id: self.user_message_id.clone(),
-                role: "user",
-                content: self.user_message.clone(),
-                model: None,
-                choice_prob: None,
-                latency_ms: None,
-                prompt_tokens: None,
-                prefill_tokens: None,
-                completion_tokens: None,
-                finish_reason: None,
-                created_at: self.arrived_at,
-            },
-            NewMessage {
-                message_id: self.message_id.clone(),
-                role: "assistant",
-                content: generation.text.clone(),
-                model: Some(self.model_id.clone()),
-                choice_prob: Some(self.choice_prob),
-                latency_ms: Some(latency_ms),
-                prompt_tokens: Some(generation.prompt_tokens),
-                prefill_tokens: Some(generation.prefill_tokens),
-                completion_tokens: Some(generation.completion_tokens),
-                finish_reason: Some(generation.finish_reason.as_str()),
-                created_at: replied_at,
-            },
-        ];
         // Committed before the caller hears of it: an acknowledged reply is never lost.
-        state
-            .turns
-            .write(TurnWrite {
-                conversation: self.conversation.clone(),
-                create_conversation: self.is_new,
-                first_position: self.position,
-                messages: messages.into(),
-            })
-            .await?;
+        let replied_at = self.log(state, &generation, latency_ms).await?;
         self.let_the_blend_catch_up(state, &generation.text);
 
         Ok(TurnOutput {
