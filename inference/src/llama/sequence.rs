@@ -39,6 +39,9 @@ pub(super) struct Reply {
     completion_tokens: u32,
     max_tokens: u32,
     dropped_messages: usize,
+    /// Bytes of the reply the streaming reader has taken: a cancelled streamed reply is what its
+    /// reader received, not a token more.
+    delivered: usize,
     /// Sampled and not yet decoded: goes into the next batch.
     pub pending: Option<LlamaToken>,
 }
@@ -70,6 +73,7 @@ impl Reply {
             completion_tokens: 0,
             max_tokens: setup.max_tokens,
             dropped_messages: setup.dropped_messages,
+            delivered: 0,
             pending: None,
         }
     }
@@ -101,7 +105,12 @@ impl Reply {
         }
         let stopped = self.text.push(&vocab.token_to_piece(token, false, None));
         if let (Some(deltas), Some(delta)) = (&self.deltas, self.text.take_delta()) {
-            let _ = deltas.send(delta);
+            let length = delta.len();
+            if deltas.send(delta).is_err() {
+                // The reader has gone: the reply ends with what it received.
+                return Some(FinishReason::Cancelled);
+            }
+            self.delivered += length;
         }
         if stopped {
             return Some(FinishReason::Stop);
@@ -113,10 +122,21 @@ impl Reply {
         None
     }
 
-    pub fn finish(self, finish_reason: FinishReason, prompt_tokens: usize, reused: usize) {
-        let (text, rest) = self.text.finish();
-        if let (Some(deltas), Some(rest)) = (&self.deltas, rest) {
-            let _ = deltas.send(rest);
+    pub fn finish(mut self, finish_reason: FinishReason, prompt_tokens: usize, reused: usize) {
+        let (mut text, rest) = self.text.finish();
+        if let Some(deltas) = &self.deltas {
+            match (finish_reason, rest) {
+                (FinishReason::Cancelled, _) => text.truncate(self.delivered),
+                (_, Some(rest)) => {
+                    let length = rest.len();
+                    if deltas.send(rest).is_ok() {
+                        self.delivered += length;
+                    } else {
+                        text.truncate(self.delivered);
+                    }
+                }
+                (_, None) => {}
+            }
         }
         let _ = self.answer.send(Ok(Generation {
             text,

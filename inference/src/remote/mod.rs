@@ -191,7 +191,11 @@ impl OpenAiBackend {
                 }
                 if let Some(text) = reply.absorb(&chunk) {
                     if let Some(deltas) = &deltas {
-                        let _ = deltas.send(text);
+                        if deltas.send(text).is_err() {
+                            // The reader has gone: the reply is what it received.
+                            reply.take_back_last();
+                            return Ok(reply.finish(FinishReason::Cancelled));
+                        }
                     }
                 }
             }
@@ -224,6 +228,8 @@ struct RemoteReply {
     finish_reason: Option<FinishReason>,
     usage: Option<(u32, u32)>,
     cached_tokens: u32,
+    /// Bytes of the last absorbed chunk of text.
+    last_len: usize,
 }
 
 impl RemoteReply {
@@ -249,8 +255,15 @@ impl RemoteReply {
             .as_str()
             .filter(|t| !t.is_empty())?;
         self.text.push_str(text);
+        self.last_len = text.len();
         self.chunks += 1;
         Some(text.to_owned())
+    }
+
+    /// Forgets the chunk of text absorbed last (its reader never got it).
+    fn take_back_last(&mut self) {
+        self.text.truncate(self.text.len() - self.last_len);
+        self.chunks -= 1;
     }
 
     /// Without `usage` from the endpoint, each content chunk counts as one token.

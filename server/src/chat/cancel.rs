@@ -37,14 +37,15 @@ pub async fn reply_until_cancelled(
                 () = &mut cancelled => break,
             }
         }
-        // What the engine wrote before it was told goes out too (the logged reply may still be
-        // a token longer: the done event carries it whole).
-        if let Some(client) = &client {
-            while let Ok(piece) = pieces.try_recv() {
+        // Closing tells the engine to stop (its next piece fails to send, and it ends the reply
+        // with what was sent). What it sent before that still goes out, so the client gets
+        // exactly the reply that is logged.
+        pieces.close();
+        while let Ok(piece) = pieces.try_recv() {
+            if let Some(client) = &client {
                 let _ = client.send(piece);
             }
         }
-        // Dropping `pieces` here is what stops the engine, if it is still writing.
     };
     let (generation, ()) = tokio::join!(model.reply(history, options, Some(written)), relay);
     generation
