@@ -193,6 +193,39 @@ await step("the experiment page draws the report's retention, ratio and engageme
   await page.screenshot({ path: join(shots, "experiment-top.png"), fullPage: true, clip: { x: 0, y: 0, width: 1366, height: bottom } });
 });
 
+await step("the blend policy shows each blended arm's probabilities", async () => {
+  await page.waitForSelector("#policy .policy-arm");
+  const policy = await apiGet(`/api/v1/experiments/${experimentKey}/policy`);
+  const blend = policy.arms.find((a) => a.arm === "blend");
+  check(blend && blend.policy === "uniform" && blend.version === null, "the example's blend is uniform", blend);
+  const rows = await page.locator('#policy .policy-arm[data-arm="blend"] tbody tr').allTextContents();
+  check(rows.length === 3 && rows.every((t) => t.includes("33.3%")), "one row per component at 1/3", rows);
+});
+
+await step("an adaptive arm's component probabilities are drawn over time", async () => {
+  await page.goto(`${base}/#/experiments/adaptive-blend`);
+  await page.waitForFunction(() => window.blendlabCharts["policy-adaptive"]);
+  const policy = await apiGet("/api/v1/experiments/adaptive-blend/policy?history=true");
+  const adaptive = policy.arms.find((a) => a.arm === "adaptive");
+  check(adaptive.policy === "thompson" && adaptive.history.length >= 5, "seeded snapshots and the current one", adaptive.history.length);
+  const drawn = (await charts())["policy-adaptive"];
+  check(drawn.labels.length === adaptive.history.length, "one point per snapshot", [drawn.labels.length, adaptive.history.length]);
+  for (const { model } of adaptive.models) {
+    const series = drawn.datasets.find((d) => d.label === model);
+    check(series, `a probability line for ${model}`);
+    adaptive.history.forEach((snapshot, i) => {
+      const expected = snapshot.models.find((m) => m.model === model).probability;
+      check(same(series.data[i], expected), `${model}'s probability in snapshot ${snapshot.version}`, [series.data[i], expected]);
+    });
+  }
+  check((await paintedColours("#chart-policy-adaptive")) > 3, "the policy chart has drawn something");
+  const rows = await page.locator('#policy .policy-arm[data-arm="adaptive"] tbody tr').count();
+  check(rows === 3, "a row per component with its rewards", rows);
+  await shot("03b-adaptive-policy");
+  await page.goto(`${base}/#/experiments/${experimentKey}`);
+  await page.waitForSelector(".report[data-as-of]");
+});
+
 await step("an earlier daily report can be picked", async () => {
   const options = await page.$$eval("#as-of option", (list) => list.map((o) => o.value).filter((v) => !v.startsWith("live:")));
   check(options.length >= 2, "several stored reports to pick from", options);

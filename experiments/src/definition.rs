@@ -36,6 +36,14 @@ pub struct ArmDefinition {
     /// Only with `policy = "weighted"`: one weight per model, summing to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_weights: Option<Vec<f64>>,
+    /// Only with `policy = "thompson"`: the per-reply outcome it learns from, `"continuation"`
+    /// (the default) or `"feedback"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<String>,
+    /// Only with `policy = "thompson"`: each component's least probability (default 0.05, at
+    /// most 1 / the number of models), so every component stays observed and evaluable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_probability: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -55,6 +63,9 @@ pub enum PolicyName {
     Uniform,
     /// Each turn picks a component with the arm's `model_weights`.
     Weighted,
+    /// Thompson sampling over each component's reward in this arm, from the arm's current policy
+    /// snapshot, with a floor per component.
+    Thompson,
 }
 
 fn full_coverage() -> f64 {

@@ -5,10 +5,10 @@
 use std::{collections::HashSet, fmt};
 
 use crate::{
-    definition::{ArmDefinition, ExperimentDefinition, PolicyName},
+    definition::{ArmDefinition, ExperimentDefinition},
     hashing::bucket_ranges,
     names::{ArmName, ExperimentKey},
-    policy::{turn_entropy, BlendPolicy, TurnDraw},
+    policy::{choose_by, turn_entropy, BlendPolicy, TurnDraw},
 };
 
 /// Weights are compared to 1 with this tolerance, so that `0.1 + 0.2 + 0.7` passes.
@@ -186,36 +186,9 @@ fn parse_arm(
             problems.push(format!("arm {label:?} lists model {model:?} twice"));
         }
     }
-    let policy = match (arm.policy, &arm.model_weights) {
-        (PolicyName::Uniform, None) => Some(BlendPolicy::Uniform),
-        (PolicyName::Uniform, Some(_)) => {
-            problems.push(format!(
-                "arm {label:?} sets model_weights, which only the \"weighted\" policy uses"
-            ));
-            None
-        }
-        (PolicyName::Weighted, None) => {
-            problems.push(format!(
-                "arm {label:?} uses policy \"weighted\" without model_weights"
-            ));
-            None
-        }
-        (PolicyName::Weighted, Some(weights)) => {
-            if weights.len() != arm.models.len() {
-                problems.push(format!(
-                    "arm {label:?} has {} model_weights for {} models",
-                    weights.len(),
-                    arm.models.len()
-                ));
-            }
-            check_weights(
-                &format!("model_weights of arm {label:?}"),
-                weights.iter().copied(),
-                problems,
-            );
-            Some(BlendPolicy::Weighted(weights.clone()))
-        }
-    };
+    let policy = crate::arm_policy::parse_policy(arm, problems, |what, weights, problems| {
+        check_weights(what, weights.iter().copied(), problems)
+    });
     match (name, policy) {
         (Some(name), Some(policy)) if problems.len() == before => Some(Arm {
             name,
@@ -250,11 +223,31 @@ impl Arm {
             sampling_seed,
         }
     }
+
+    /// The same draw (the same entropy), against `probabilities`, one per model: an adaptive
+    /// arm's snapshot. A replay with the same snapshot reproduces the component.
+    pub fn draw_component_from(
+        &self,
+        probabilities: &[f64],
+        salt: &str,
+        conversation_id: &str,
+        turn: u32,
+    ) -> TurnDraw {
+        debug_assert_eq!(probabilities.len(), self.models.len());
+        let (u, sampling_seed) = turn_entropy(salt, conversation_id, turn);
+        let (model_index, probability) = choose_by(probabilities, u);
+        TurnDraw {
+            model_index,
+            probability,
+            sampling_seed,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PolicyName;
 
     fn definition() -> ExperimentDefinition {
         ExperimentDefinition::from_toml(include_str!("../definitions/chai-blend.toml")).unwrap()

@@ -10,6 +10,50 @@ pub enum BlendPolicy {
     Uniform,
     /// Component i with probability `weights[i]`.
     Weighted(Vec<f64>),
+    /// Adaptive: the probabilities come from the arm's current policy snapshot, which the server
+    /// computes from the store (see [`crate::thompson_probabilities`]).
+    Thompson(ThompsonPolicy),
+}
+
+/// What an adaptive arm learns from and how far it may lean.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThompsonPolicy {
+    pub reward: Reward,
+    /// No component's probability goes below this.
+    pub min_probability: f64,
+}
+
+/// `min_probability` when a definition leaves it out.
+pub const DEFAULT_MIN_PROBABILITY: f64 = 0.05;
+
+/// The per-reply outcome an adaptive policy learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reward {
+    /// 1 when the conversation's next message is the user's, within 1800 s of the reply (the
+    /// report's continuation outcome); 0 when it is not.
+    Continuation,
+    /// 1 when the reply's `feedback` event is positive, 0 when it is not; replies without feedback
+    /// do not count.
+    Feedback,
+}
+
+impl Reward {
+    pub const NAMES: [&'static str; 2] = ["continuation", "feedback"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "continuation" => Some(Self::Continuation),
+            "feedback" => Some(Self::Feedback),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Continuation => "continuation",
+            Self::Feedback => "feedback",
+        }
+    }
 }
 
 /// The outcome of one turn's draw.
@@ -42,24 +86,42 @@ pub fn turn_entropy(salt: &str, conversation_id: &str, turn: u32) -> (f64, u32) 
 }
 
 impl BlendPolicy {
-    /// Maps a uniform `u` in `[0, 1)` to a component index and its probability.
-    pub(crate) fn choose(&self, u: f64, n: usize) -> (usize, f64) {
+    /// The name a definition uses for it.
+    pub fn name(&self) -> &'static str {
         match self {
-            Self::Uniform => (((u * n as f64) as usize).min(n - 1), 1.0 / n as f64),
-            Self::Weighted(weights) => {
-                let mut cumulative = 0.0;
-                for (i, w) in weights.iter().enumerate() {
-                    cumulative += w;
-                    if u < cumulative {
-                        return (i, *w);
-                    }
-                }
-                // Rounding can leave the last bucket a hair short of 1; it takes the rest.
-                let last = weights.iter().rposition(|w| *w > 0.0).unwrap_or(n - 1);
-                (last, weights[last])
-            }
+            Self::Uniform => "uniform",
+            Self::Weighted(_) => "weighted",
+            Self::Thompson(_) => "thompson",
         }
     }
+
+    /// Maps a uniform `u` in `[0, 1)` to a component index and its probability. An adaptive
+    /// policy without a snapshot draws from its prior, which is uniform.
+    pub(crate) fn choose(&self, u: f64, n: usize) -> (usize, f64) {
+        match self {
+            Self::Uniform | Self::Thompson(_) => {
+                (((u * n as f64) as usize).min(n - 1), 1.0 / n as f64)
+            }
+            Self::Weighted(weights) => choose_by(weights, u),
+        }
+    }
+}
+
+/// Component i with probability `probabilities[i]` (which sum to 1), for a uniform `u`.
+pub(crate) fn choose_by(probabilities: &[f64], u: f64) -> (usize, f64) {
+    let mut cumulative = 0.0;
+    for (i, p) in probabilities.iter().enumerate() {
+        cumulative += p;
+        if u < cumulative {
+            return (i, *p);
+        }
+    }
+    // Rounding can leave the last bucket a hair short of 1; it takes the rest.
+    let last = probabilities
+        .iter()
+        .rposition(|p| *p > 0.0)
+        .unwrap_or(probabilities.len() - 1);
+    (last, probabilities[last])
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ pub struct ServerSettings {
     pub store_timeout_ms: u64,
     /// On SIGTERM or SIGINT: how long replies in flight may run on before they are cancelled.
     pub shutdown_drain_s: u64,
+    /// Adaptive blends: how often each arm's policy snapshot is recomputed (its version is the
+    /// interval's index, so replicas with the same setting agree).
+    pub policy_refresh_s: u64,
 }
 
 impl Default for ServerSettings {
@@ -61,6 +64,7 @@ impl Default for ServerSettings {
             live_report_ttl_s: 60,
             store_timeout_ms: 1000,
             shutdown_drain_s: 10,
+            policy_refresh_s: 60,
         }
     }
 }
@@ -86,6 +90,12 @@ impl ServerConfig {
         if config.server.max_concurrent_chats == 0 {
             anyhow::bail!(
                 "{}: server.max_concurrent_chats must be at least 1",
+                path.display()
+            );
+        }
+        if config.server.policy_refresh_s == 0 {
+            anyhow::bail!(
+                "{}: server.policy_refresh_s must be at least 1",
                 path.display()
             );
         }

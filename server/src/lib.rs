@@ -10,6 +10,7 @@ pub mod error;
 pub mod group_commit;
 pub mod lifecycle;
 pub mod metrics;
+pub mod policies;
 pub mod reporting;
 mod routes;
 pub mod startup;

@@ -82,6 +82,9 @@ impl Application {
             chat_permits: Arc::new(Semaphore::new(server_settings.max_concurrent_chats)),
             settings: server_settings.clone(),
             lifecycle: Default::default(),
+            policies: crate::policies::AdaptivePolicies::new(std::time::Duration::from_secs(
+                server_settings.policy_refresh_s,
+            )),
         });
         let app_state = state.clone();
         let listener = TcpListener::bind(&settings.bind)

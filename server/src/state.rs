@@ -28,4 +28,6 @@ pub struct AppState {
     pub chat_permits: Arc<Semaphore>,
     /// Serving, or draining for shutdown.
     pub lifecycle: crate::lifecycle::Lifecycle,
+    /// The policy snapshots of adaptive arms.
+    pub policies: crate::policies::AdaptivePolicies,
 }

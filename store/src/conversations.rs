@@ -54,6 +54,8 @@ pub struct NewMessage {
     pub prefill_tokens: Option<u32>,
     pub completion_tokens: Option<u32>,
     pub finish_reason: Option<&'static str>,
+    /// The policy snapshot an adaptive arm drew this reply's component from.
+    pub policy_version: Option<i64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -163,9 +165,9 @@ impl Store {
                         "INSERT INTO messages (message_id, conversation_id, position, user_id,
                             experiment, arm, role, content, model, choice_prob, latency_ms,
                             prompt_tokens, prefill_tokens, completion_tokens, finish_reason,
-                            created_at)
+                            created_at, policy_version)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                            $15, $16)",
+                            $15, $16, $17)",
                     )
                     .bind(&message.message_id)
                     .bind(&conversation.conversation_id)
@@ -183,6 +185,7 @@ impl Store {
                     .bind(message.completion_tokens.map(i64::from))
                     .bind(message.finish_reason)
                     .bind(to_micros(message.created_at))
+                    .bind(message.policy_version)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -19,6 +19,7 @@ mod client_keys;
 mod conversations;
 mod events;
 mod experiments;
+mod policy_snapshots;
 mod report_parts;
 mod reports;
 mod simulated;
@@ -42,6 +43,7 @@ pub use client_keys::ClientKeyRow;
 pub use conversations::{ConversationRow, MessageRow, NewConversation, NewMessage, TurnWrite};
 pub use events::NewEvent;
 pub use experiments::{ExperimentRow, ExperimentStatus};
+pub use policy_snapshots::{PolicySnapshotRow, SnapshotModel, CONTINUATION_WINDOW_S};
 pub use reports::StoredReport;
 pub use simulated::{
     SimulatedAssignment, SimulatedBatch, SimulatedConversation, SimulatedEvent, SimulatedMessage,

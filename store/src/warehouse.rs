@@ -30,6 +30,8 @@ pub struct MessageColumns {
     pub choice_prob: Vec<Option<f64>>,
     pub content_chars: Vec<i64>,
     pub finish_reason: Vec<Option<String>>,
+    /// The policy snapshot an adaptive arm drew the reply from; null for the other policies.
+    pub policy_version: Vec<Option<i64>>,
 }
 
 /// Events of one experiment's enrolled users, column by column.
@@ -70,6 +72,7 @@ macro_rules! collect_messages {
             out.choice_prob.push(row.get(9));
             out.content_chars.push(row.get(10));
             out.finish_reason.push(row.get(11));
+            out.policy_version.push(row.get(12));
         }
         out
     }};
@@ -95,7 +98,7 @@ macro_rules! collect_events {
 /// `length` is INTEGER in PostgreSQL; the cast makes it BIGINT (i64) on both databases.
 const MESSAGE_COLUMNS: &str = "m.message_id, m.user_id, m.conversation_id, m.role, m.model, \
      m.created_at, m.latency_ms, m.prompt_tokens, m.completion_tokens, m.choice_prob, \
-     CAST(length(m.content) AS BIGINT), m.finish_reason";
+     CAST(length(m.content) AS BIGINT), m.finish_reason, m.policy_version";
 const EVENT_COLUMNS: &str =
     "e.user_id, e.conversation_id, e.message_id, e.kind, e.value, e.created_at";
 

@@ -74,6 +74,7 @@ conformance!(
     simulated_history_is_written_in_bulk_and_recognised,
     erasing_a_user_deletes_their_log_and_anonymises_their_exposure,
     client_keys_are_stored_listed_and_revoked_once,
+    reward_counts_know_only_the_cutoff_and_a_snapshot_version_is_settled_once,
 );
 
 fn at(micros: i64) -> DateTime<Utc> {
@@ -218,6 +219,7 @@ fn message(id: &str, role: &'static str, micros: i64) -> NewMessage {
         prefill_tokens: assistant.then_some(5),
         completion_tokens: assistant.then_some(12),
         finish_reason: assistant.then_some("stop"),
+        policy_version: None,
         created_at: at(micros),
     }
 }
@@ -724,4 +726,158 @@ async fn a_bulk_load_into_an_empty_sqlite_log_indexes_at_the_end() {
     let restarted = Store::connect(&fresh.url).await.unwrap();
     assert_eq!(indexes().await, 3, "restored at start");
     drop(restarted);
+}
+
+/// The reward counts of adaptive arms, and policy snapshots settled once per version.
+async fn reward_counts_know_only_the_cutoff_and_a_snapshot_version_is_settled_once(store: &Store) {
+    use blendlab_experiments::{Reward, RewardCounts};
+    use blendlab_store::{PolicySnapshotRow, SnapshotModel};
+    const S: i64 = 1_000_000;
+    let window = blendlab_store::CONTINUATION_WINDOW_S * S;
+    let counts = |successes, failures| RewardCounts {
+        successes,
+        failures,
+    };
+    let reply_by = |id: &str, model: &str, micros: i64| NewMessage {
+        model: Some(model.to_owned()),
+        ..message(id, "assistant", micros)
+    };
+    // c1: small-b replies at +1 s (the user answers at +61 s) and at +62 s (no answer).
+    let turns = [
+        message("m0", "user", T0),
+        reply_by("m1", "small-b", T0 + S),
+        message("m2", "user", T0 + 61 * S),
+        reply_by("m3", "small-b", T0 + 62 * S),
+    ];
+    store
+        .append_messages(&conversation("c1", "u1"), true, 0, &turns)
+        .await
+        .unwrap();
+    // c2: small-a replies at +1 s and the user answers only after the window.
+    let late = T0 + S + window + 200 * S;
+    let turns = [
+        message("n0", "user", T0),
+        reply_by("n1", "small-a", T0 + S),
+        message("n2", "user", late),
+    ];
+    store
+        .append_messages(&conversation("c2", "u2"), true, 0, &turns)
+        .await
+        .unwrap();
+    let models = ["small-a", "small-b", "small-c"].map(String::from);
+    let continuation = |cutoff| {
+        store.reward_counts(
+            "chai-blend",
+            "blend",
+            &models,
+            Reward::Continuation,
+            at(cutoff),
+        )
+    };
+    assert_eq!(
+        continuation(T0 + 30 * S).await.unwrap(),
+        [counts(0, 0), counts(0, 0), counts(0, 0)],
+        "at +30 s every reply is still open"
+    );
+    assert_eq!(
+        continuation(T0 + 100 * S).await.unwrap(),
+        [counts(0, 0), counts(1, 0), counts(0, 0)],
+        "m1 continued; m3 is open"
+    );
+    assert_eq!(
+        continuation(T0 + 62 * S + window + S).await.unwrap(),
+        [counts(0, 1), counts(1, 1), counts(0, 0)],
+        "past the window, the replies nobody answered in time count 0"
+    );
+    assert_eq!(
+        continuation(late + S).await.unwrap(),
+        [counts(0, 1), counts(1, 1), counts(0, 0)],
+        "an answer after the window does not make a continuation"
+    );
+    assert_eq!(
+        store
+            .reward_counts(
+                "chai-blend",
+                "control",
+                &models,
+                Reward::Continuation,
+                at(late)
+            )
+            .await
+            .unwrap(),
+        [counts(0, 0), counts(0, 0), counts(0, 0)],
+        "another arm's replies are not this arm's"
+    );
+
+    let feedback = |message: &str, value: f64, micros: i64| NewEvent {
+        user_id: "u1".into(),
+        conversation_id: Some("c1".into()),
+        message_id: Some(message.into()),
+        kind: "feedback".into(),
+        value: Some(value),
+        created_at: at(micros),
+    };
+    let events = [
+        feedback("m1", 1.0, T0 + 5 * S),
+        feedback("m1", -1.0, T0 + 6 * S),
+        feedback("m3", -1.0, T0 + 70 * S),
+    ];
+    store
+        .insert_events(&events.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let feedback_counts =
+        |cutoff| store.reward_counts("chai-blend", "blend", &models, Reward::Feedback, at(cutoff));
+    assert_eq!(
+        feedback_counts(T0 + 10 * S).await.unwrap(),
+        [counts(0, 0), counts(1, 0), counts(0, 0)],
+        "m1's best feedback is positive; m3 has none yet"
+    );
+    assert_eq!(
+        feedback_counts(T0 + 100 * S).await.unwrap(),
+        [counts(0, 0), counts(1, 1), counts(0, 0)]
+    );
+
+    let snapshot = |version: i64, first: f64| PolicySnapshotRow {
+        experiment: "chai-blend".into(),
+        arm: "blend".into(),
+        version,
+        cutoff: at(T0 + version * 60 * S),
+        computed_at: at(T0 + version * 60 * S + 7),
+        models: vec![
+            SnapshotModel {
+                model: "small-a".into(),
+                probability: first,
+                successes: 3,
+                failures: 1,
+            },
+            SnapshotModel {
+                model: "small-b".into(),
+                probability: 1.0 - first,
+                successes: 0,
+                failures: 4,
+            },
+        ],
+    };
+    let settled = store
+        .settle_policy_snapshot(&snapshot(7, 0.75))
+        .await
+        .unwrap();
+    assert_eq!(settled, snapshot(7, 0.75));
+    let again = store
+        .settle_policy_snapshot(&snapshot(7, 0.5))
+        .await
+        .unwrap();
+    assert_eq!(again, snapshot(7, 0.75), "the first stored version wins");
+    store
+        .settle_policy_snapshot(&snapshot(8, 0.9))
+        .await
+        .unwrap();
+    let history = store.policy_snapshots("chai-blend", "blend").await.unwrap();
+    assert_eq!(history, vec![snapshot(7, 0.75), snapshot(8, 0.9)]);
+    assert!(store
+        .policy_snapshots("chai-blend", "control")
+        .await
+        .unwrap()
+        .is_empty());
 }

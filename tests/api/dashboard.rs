@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use blendlab_experiments::{Experiment, ExperimentDefinition};
 use blendlab_server::{config::ServerConfig, reporting::daily};
 use blendlab_simulator::simulate;
-use blendlab_store::Store;
+use blendlab_store::{PolicySnapshotRow, SnapshotModel, Store};
 use blendlab_tests::{database_url, spawn_app_in, TempDir, ADMIN_TOKEN};
 use chrono::{Duration, Utc};
 
@@ -42,6 +42,7 @@ async fn the_dashboard_works_in_a_real_browser_against_seeded_data() {
             .await
             .expect("a stored daily report");
     }
+    seed_adaptive_draft(&store).await;
     let mut config = ServerConfig::default();
     // The three reports above are enough; a background backfill of 60 would compete.
     config.server.daily_reports = false;
@@ -75,6 +76,49 @@ async fn the_dashboard_works_in_a_real_browser_against_seeded_data() {
         screenshots.display()
     );
     assert!(stdout.contains("checks passed"), "{stdout}");
+}
+
+/// A draft with an adaptive arm and four stored policy snapshots over the last hours, in which
+/// small-a's probability grows.
+async fn seed_adaptive_draft(store: &Store) {
+    let definition = ExperimentDefinition::from_json(
+        r#"{"key": "adaptive-blend", "name": "Adaptive blend", "control": "control", "arms": [
+            {"name": "control", "weight": 0.5, "models": ["large"]},
+            {"name": "adaptive", "weight": 0.5, "models": ["small-a", "small-b", "small-c"],
+             "policy": "thompson"}]}"#,
+    )
+    .unwrap();
+    store
+        .insert_experiment(&definition, Utc::now())
+        .await
+        .unwrap();
+    let now_version = Utc::now().timestamp() / 60;
+    for (hours_ago, leader) in [(4, 0.4), (3, 0.6), (2, 0.75), (1, 0.9)] {
+        let version = now_version - hours_ago * 60;
+        let at = chrono::DateTime::from_timestamp(version * 60, 0).unwrap();
+        let rest = (1.0 - leader) / 2.0;
+        let model = |model: &str, probability: f64| SnapshotModel {
+            model: model.into(),
+            probability,
+            successes: (probability * 100.0) as u64,
+            failures: 10,
+        };
+        store
+            .settle_policy_snapshot(&PolicySnapshotRow {
+                experiment: "adaptive-blend".into(),
+                arm: "adaptive".into(),
+                version,
+                cutoff: at,
+                computed_at: at,
+                models: vec![
+                    model("small-a", leader),
+                    model("small-b", rest),
+                    model("small-c", rest),
+                ],
+            })
+            .await
+            .unwrap();
+    }
 }
 
 fn example_experiment() -> Experiment {

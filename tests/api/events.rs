@@ -152,6 +152,7 @@ async fn turns_commit_together(url: &str) {
         prefill_tokens: None,
         completion_tokens: None,
         finish_reason: None,
+        policy_version: None,
         created_at: now,
     };
     let turn = |conversation: usize, id: &str| TurnWrite {

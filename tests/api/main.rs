@@ -1,5 +1,6 @@
 //! End-to-end: the real app over real HTTP, with the real Gemma model and a fresh SQLite file.
 
+mod adaptive;
 mod assignment;
 mod auth;
 mod capacity;

@@ -20,6 +20,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/experiments/{key}/reports"),
     ("get", "/api/v1/experiments/{key}/reports/{as_of}"),
     ("get", "/api/v1/experiments/{key}/assignment/{user_id}"),
+    ("get", "/api/v1/experiments/{key}/policy"),
     ("get", "/api/v1/leaderboard"),
     ("post", "/api/v1/chat"),
     ("get", "/api/v1/conversations/{conversation_id}"),

@@ -1,12 +1,13 @@
 // One experiment: its report as of a chosen day (stored history or computed now), with retention,
 // ratio-to-control and engagement curves, the power-law fit, significance, guardrails, blend
-// attribution, and exposures per day polled live.
+// attribution, exposures per day polled live, and each blended arm's policy over time.
 
 import { get, post } from "../api.js";
 import { clear, el, errorBox, loading } from "../dom.js";
 import { daysSince, percent, today } from "../format.js";
 import { exposuresSection, refreshExposures } from "./experiment-exposures.js";
 import { experimentForm } from "./experiment-form.js";
+import { policySection } from "./experiment-policy.js";
 import { modelIdsOrEmpty } from "./experiments.js";
 import { reportSections } from "./report-sections.js";
 
@@ -20,7 +21,7 @@ export function experimentPage(root, key) {
   const picker = el("div", { class: "report-picker" });
   const report = el("section", { id: "report" });
   const exposures = exposuresSection();
-  clear(root, el("p", {}, el("a", { href: "#/experiments" }, "← Experiments")), head, summary, formSlot, picker, exposures.node, report);
+  clear(root, el("p", {}, el("a", { href: "#/experiments" }, "← Experiments")), head, summary, formSlot, picker, exposures.node, report, policySection(key));
 
   let experiment = null;
   const showExperiment = (view) => {

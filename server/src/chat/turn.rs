@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use blendlab_experiments::{turn_entropy, Experiment};
+use blendlab_experiments::{turn_entropy, Arm, BlendPolicy, Experiment};
 use blendlab_inference::{
     ChatMessage, Generation, InferenceError, RegisteredModel, ReplyOptions, Role, TextDeltas,
 };
@@ -9,8 +9,10 @@ use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{enrolled_arm, ChatError};
-use crate::state::AppState;
-use blendlab_store::{ConversationRow, ExperimentRow, ExperimentStatus, NewMessage, TurnWrite};
+use crate::{policies::probabilities_for, state::AppState};
+use blendlab_store::{
+    ConversationRow, ExperimentRow, ExperimentStatus, NewMessage, PolicySnapshotRow, TurnWrite,
+};
 
 /// What the caller addressed: an experiment (the server picks arm and component) or one model.
 #[derive(Debug, Clone)]
@@ -92,6 +94,8 @@ pub struct PreparedTurn {
     /// The other components of the arm's blend, which catch up on this turn afterwards.
     other_components: Vec<String>,
     choice_prob: f64,
+    /// The policy snapshot the component was drawn from, for adaptive arms.
+    policy_version: Option<i64>,
     options: ReplyOptions,
     message_id: String,
     user_message_id: String,
@@ -139,12 +143,20 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
     let (history, position, user_message) =
         assemble_history(state, &input, &conversation, is_new).await?;
     let turn = history.iter().filter(|m| m.role == Role::Assistant).count() as u32;
-    let (model, choice_prob, seed, other_components) = pick_component(
+    let snapshot = adaptive_snapshot(state, &routing, arrived_at).await;
+    let Pick {
+        model,
+        choice_prob,
+        seed,
+        other_components,
+        policy_version,
+    } = pick_component(
         state,
         &input.target,
         &routing,
         &conversation.conversation_id,
         turn,
+        snapshot.as_deref(),
     )?;
     span.record("model", model.id());
     // Ids are drawn in log order (UUIDv7 sorts by time): the user's message, then the reply.
@@ -160,6 +172,7 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
         user_message,
         arrived_at,
         choice_prob,
+        policy_version,
         other_components,
         options: ReplyOptions {
             max_tokens: input.max_tokens,
@@ -210,6 +223,7 @@ impl PreparedTurn {
                 prefill_tokens: None,
                 completion_tokens: None,
                 finish_reason: None,
+                policy_version: None,
                 created_at: self.arrived_at,
             },
             NewMessage {
@@ -223,6 +237,7 @@ impl PreparedTurn {
                 prefill_tokens: Some(generation.prefill_tokens),
                 completion_tokens: Some(generation.completion_tokens),
                 finish_reason: Some(generation.finish_reason.as_str()),
+                policy_version: self.policy_version,
                 created_at: replied_at,
             },
         ];
@@ -496,24 +511,65 @@ async fn assemble_history(
 
 /// The model that writes this turn, the probability it was chosen with, the sampler seed, and the
 /// arm's other components.
+/// The component of one turn, with what the log needs about its draw.
+struct Pick<'a> {
+    model: &'a RegisteredModel,
+    choice_prob: f64,
+    seed: u32,
+    /// The arm's other components, which catch up on the turn afterwards.
+    other_components: Vec<String>,
+    policy_version: Option<i64>,
+}
+
+/// The arm that serves a conversation: its own, or the control's for users outside every range.
+fn serving_arm<'e>(experiment: &'e Experiment, routing: &Routing) -> &'e Arm {
+    routing
+        .arm
+        .as_deref()
+        .and_then(|a| experiment.arm(a))
+        .unwrap_or_else(|| experiment.control())
+}
+
+/// The policy snapshot an adaptive arm draws this turn from; `None` for the other policies.
+async fn adaptive_snapshot(
+    state: &AppState,
+    routing: &Routing,
+    now: DateTime<Utc>,
+) -> Option<std::sync::Arc<PolicySnapshotRow>> {
+    let experiment = routing.experiment.as_ref()?;
+    let arm = serving_arm(experiment, routing);
+    let BlendPolicy::Thompson(policy) = &arm.policy else {
+        return None;
+    };
+    state
+        .policies
+        .for_turn(&state.store, experiment.key().as_str(), arm, policy, now)
+        .await
+}
+
 fn pick_component<'a>(
     state: &'a AppState,
     target: &Target,
     routing: &Routing,
     conversation_id: &str,
     turn: u32,
-) -> Result<(&'a RegisteredModel, f64, u32, Vec<String>), ChatError> {
-    let mut others = Vec::new();
-    let (model_id, probability, seed) = match (&routing.experiment, target) {
+    snapshot: Option<&PolicySnapshotRow>,
+) -> Result<Pick<'a>, ChatError> {
+    let mut other_components = Vec::new();
+    let mut policy_version = None;
+    let (model_id, choice_prob, seed) = match (&routing.experiment, target) {
         (Some(experiment), _) => {
-            // Users outside every range are served by the control's models.
-            let arm = routing
-                .arm
-                .as_deref()
-                .and_then(|a| experiment.arm(a))
-                .unwrap_or_else(|| experiment.control());
-            let draw = arm.draw_component(experiment.salt(), conversation_id, turn);
-            others = arm
+            let arm = serving_arm(experiment, routing);
+            let salt = experiment.salt();
+            let adaptive = snapshot.and_then(|s| Some((s.version, probabilities_for(arm, s)?)));
+            let draw = match &adaptive {
+                Some((version, probabilities)) => {
+                    policy_version = Some(*version);
+                    arm.draw_component_from(probabilities, salt, conversation_id, turn)
+                }
+                None => arm.draw_component(salt, conversation_id, turn),
+            };
+            other_components = arm
                 .models
                 .iter()
                 .filter(|m| **m != arm.models[draw.model_index])
@@ -531,5 +587,11 @@ fn pick_component<'a>(
     let model = state.models.get(&model_id).ok_or_else(|| {
         ChatError::ModelUnavailable(format!("model {model_id:?} is not declared on this server"))
     })?;
-    Ok((model, probability, seed, others))
+    Ok(Pick {
+        model,
+        choice_prob,
+        seed,
+        other_components,
+        policy_version,
+    })
 }

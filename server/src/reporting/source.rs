@@ -198,6 +198,7 @@ pub fn message_frame(columns: MessageColumns) -> PolarsResult<DataFrame> {
         Column::new("choice_prob".into(), columns.choice_prob),
         Column::new("content_chars".into(), columns.content_chars),
         Column::new("finish_reason".into(), columns.finish_reason),
+        Column::new("policy_version".into(), columns.policy_version),
     ])
 }
 

@@ -41,6 +41,7 @@ impl Modify for BearerAuth {
         super::experiments::lifecycle::stop,
         super::experiments::exposures::show,
         super::experiments::assignment::show,
+        super::experiments::policy::show,
         super::experiments::report::show,
         super::experiments::history::list,
         super::experiments::history::show,

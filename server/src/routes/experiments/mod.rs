@@ -5,6 +5,7 @@ pub(super) mod define;
 pub(super) mod exposures;
 pub(super) mod history;
 pub(super) mod lifecycle;
+pub(super) mod policy;
 pub(super) mod report;
 
 use actix_web::web;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/experiments/{key}/exposures",
             web::get().to(exposures::show),
         )
+        .route("/experiments/{key}/policy", web::get().to(policy::show))
         .route("/experiments/{key}/report", web::get().to(report::show))
         .route("/experiments/{key}/reports", web::get().to(history::list))
         .route(
