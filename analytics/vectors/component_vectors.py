@@ -43,15 +43,17 @@ def depth_bucket(depth):
 
 def simulate(rng, models, users, spread, logits, logged, sessions_max, cap):
     """Replies of users whose propensity to continue differs (logit spread), components drawn
-    independently per turn from `logged`."""
+    independently per turn from `logged`: fixed probabilities, or a function of the user's place
+    in time, as an adaptive arm's snapshots move."""
     replies = []
     conversation = 0
     for user in range(users):
+        policy = logged(user / users) if callable(logged) else logged
         z = rng.normal()
         for _ in range(int(rng.integers(1, sessions_max + 1))):
             prev = None
             for depth in range(cap):
-                a = int(rng.choice(len(models), p=logged))
+                a = int(rng.choice(len(models), p=policy))
                 p_continue = 1 / (1 + np.exp(-(logits[a] + spread * z)))
                 continued = bool(rng.random() < p_continue)
                 feedback = None
@@ -60,7 +62,7 @@ def simulate(rng, models, users, spread, logits, logged, sessions_max, cap):
                 retried = (not continued) and bool(rng.random() < 0.25)
                 replies.append(dict(
                     user=user, conversation=conversation, model=a, prev=prev, depth=depth,
-                    choice_prob=float(logged[a]), continued=continued,
+                    choice_prob=float(policy[a]), continued=continued,
                     next_chars=int(rng.integers(5, 400)) if continued else None,
                     feedback=feedback, retried=retried,
                 ))
@@ -205,6 +207,13 @@ CASES = [
      ["weighted:1,1,2", "uniform"]),
     ("four_small", ["a", "b", "c", "d"], 25, 0.9, [0.5, 0.5, 0.7, 0.2],
      [0.25, 0.25, 0.25, 0.25], 2, 8, []),
+    # An adaptive arm's own log: its propensities drift from uniform towards the best component,
+    # floored at 0.05, as Thompson snapshots do over time; each reply logs the one it was drawn
+    # with. Last, so that the cases above keep their random draws.
+    ("adaptive_drift", ["small-a", "small-b", "small-c"], 160, 0.8, [1.2, 0.6, 0.4],
+     lambda t: np.array([1 / 3 + t * (0.9 - 1 / 3), 1 / 3 - t * (1 / 3 - 0.05),
+                         1 / 3 - t * (1 / 3 - 0.05)]),
+     4, 12, ["weighted:0.9,0.05,0.05"]),
 ]
 
 
@@ -212,7 +221,8 @@ def main():
     rng = np.random.default_rng(20261202)
     cases = []
     for name, models, users, spread, logits, logged, sessions, cap, extra in CASES:
-        replies = simulate(rng, models, users, spread, logits, np.array(logged), sessions, cap)
+        policy = logged if callable(logged) else np.array(logged)
+        replies = simulate(rng, models, users, spread, logits, policy, sessions, cap)
         specs = ["uniform"] + [f"only:{m}" for m in models] + ["no_repeat"]
         specs += [s for s in extra if s not in specs]
         cases.append(dict(
