@@ -301,6 +301,8 @@ pub use blendlab_analytics::compare::assert_reports_match;
 
 mod cluster;
 mod process;
+mod sse;
 
 pub use cluster::PostgresCluster;
 pub use process::ServerProcess;
+pub use sse::CompletionStream;

@@ -137,6 +137,22 @@ impl ServerProcess {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Creates the experiment `definition` and starts it.
+    pub async fn start_experiment(&self, definition: Value) {
+        let key = definition["key"].as_str().expect("a key").to_owned();
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/experiments",
+                Some(definition),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let path = format!("/api/v1/experiments/{key}/start");
+        let (status, body) = self.call(reqwest::Method::POST, &path, None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     pub async fn chat(&self, user: &str) -> (u16, Value) {
         let body = json!({ "experiment": "chai-blend", "user_id": user, "message": "Hi!", "max_tokens": 2 });
         self.call(reqwest::Method::POST, "/api/v1/chat", Some(body))

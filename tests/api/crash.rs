@@ -91,18 +91,7 @@ async fn traffic(
 async fn crash_and_recover(database_url: &str, log: &std::path::Path) -> usize {
     let mut server = ServerProcess::start_logging(database_url, Some(log));
     server.ready().await;
-    let (status, body) = server
-        .call(
-            Method::POST,
-            "/api/v1/experiments",
-            Some(example_definition()),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, _) = server
-        .call(Method::POST, "/api/v1/experiments/chai-blend/start", None)
-        .await;
-    assert_eq!(status, 200);
+    server.start_experiment(example_definition()).await;
     let (status, key) = server
         .call(
             Method::POST,

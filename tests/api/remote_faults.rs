@@ -11,7 +11,7 @@ use blendlab_server::{
     config::ServerConfig,
     startup::{Application, Settings},
 };
-use blendlab_tests::{ServerProcess, TempDir, ADMIN_TOKEN};
+use blendlab_tests::{CompletionStream, ServerProcess, TempDir, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -68,64 +68,9 @@ fn counting(stream: bool) -> Value {
             "messages": [{ "role": "user", "content": "Count with me: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10," }] })
 }
 
-/// A streamed completion read as it arrives: the text so far, and the error chunk if one came.
-struct Streamed {
-    response: reqwest::Response,
-    buffer: String,
-    text: String,
-    error: Option<Value>,
-}
-
-impl Streamed {
-    async fn open(front: &Front) -> Self {
-        let response = reqwest::Client::new()
-            .post(format!("{}/v1/chat/completions", front.base))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&counting(true))
-            .send()
-            .await
-            .expect("the front answers");
-        assert_eq!(response.status(), 200);
-        Self {
-            response,
-            buffer: String::new(),
-            text: String::new(),
-            error: None,
-        }
-    }
-
-    async fn read_until_text(&mut self) {
-        while self.text.is_empty() {
-            assert!(self.read_more().await, "the stream ended before any text");
-        }
-    }
-
-    async fn read_to_end(&mut self) {
-        while self.read_more().await {}
-    }
-
-    async fn read_more(&mut self) -> bool {
-        let Some(bytes) = self.response.chunk().await.expect("the stream reads") else {
-            return false;
-        };
-        self.buffer.push_str(std::str::from_utf8(&bytes).unwrap());
-        while let Some(end) = self.buffer.find("\n\n") {
-            let frame: String = self.buffer.drain(..end + 2).collect();
-            let Some(data) = frame.trim().strip_prefix("data: ") else {
-                continue;
-            };
-            if data == "[DONE]" {
-                continue;
-            }
-            let chunk: Value = serde_json::from_str(data).unwrap();
-            if chunk.get("error").is_some() {
-                self.error = Some(chunk);
-            } else if let Some(piece) = chunk["choices"][0]["delta"]["content"].as_str() {
-                self.text.push_str(piece);
-            }
-        }
-        true
-    }
+/// A streamed counting completion through the front.
+async fn open_stream(front: &Front) -> CompletionStream {
+    CompletionStream::open(&reqwest::Client::new(), &front.base, &counting(true)).await
 }
 
 /// The front's assistant messages: (content, finish_reason).
@@ -159,8 +104,11 @@ async fn a_remote_killed_mid_reply_ends_the_stream_with_an_error_and_logs_what_a
     // A real model on a loaded machine may take seconds to its first token: no tight idle timeout.
     let front = start_front(&format!("{}/v1", remote.base), "counter", 60.0).await;
 
-    let mut stream = Streamed::open(&front).await;
-    stream.read_until_text().await;
+    let mut stream = open_stream(&front).await;
+    assert!(
+        stream.read_until_text().await,
+        "the stream ended before any text"
+    );
     remote.kill();
     let killed = Instant::now();
     stream.read_to_end().await;
@@ -238,7 +186,7 @@ async fn a_remote_that_hangs_mid_reply_is_given_up_after_its_idle_timeout() {
     let (base_url, mut closes) = misbehaving_endpoint(Misbehaviour::HangsMidReply).await;
     let front = start_front(&base_url, "hung", IDLE_TIMEOUT_S).await;
     let started = Instant::now();
-    let mut stream = Streamed::open(&front).await;
+    let mut stream = open_stream(&front).await;
     stream.read_to_end().await;
     let took = started.elapsed();
     assert_eq!(stream.text, "Hello there");

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use blendlab_tests::{ServerProcess, TempDir, ADMIN_TOKEN};
-use serde_json::{json, Value};
+use blendlab_tests::{CompletionStream, ServerProcess, TempDir, ADMIN_TOKEN};
+use serde_json::json;
 
 /// Seconds replies may run on after the signal (`server.shutdown_drain_s`).
 const DRAIN_S: u64 = 2;
@@ -25,86 +25,11 @@ fn config(dir: &TempDir) -> std::path::PathBuf {
     path
 }
 
-/// A streamed completion, read chunk by chunk as it arrives.
-struct Stream {
-    response: reqwest::Response,
-    buffer: String,
-    text: String,
-    last: Option<Value>,
-}
-
-impl Stream {
-    async fn open(client: &reqwest::Client, base: &str, max_tokens: u32) -> Self {
-        let body = json!({ "model": "narrator", "stream": true, "max_tokens": max_tokens, "temperature": 0,
-                           "messages": [{ "role": "user", "content": "Count with me: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10," }] });
-        let response = client
-            .post(format!("{base}/v1/chat/completions"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("the server answers");
-        assert_eq!(response.status(), 200);
-        Self {
-            response,
-            buffer: String::new(),
-            text: String::new(),
-            last: None,
-        }
-    }
-
-    /// Reads until some reply text has arrived; false if the stream ended first.
-    async fn first_text(&mut self) -> bool {
-        while self.text.is_empty() {
-            if !self.read_more().await {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Reads to the end of the stream.
-    async fn finish(&mut self) {
-        while self.read_more().await {}
-    }
-
-    async fn read_more(&mut self) -> bool {
-        let Some(bytes) = self.response.chunk().await.expect("the stream reads") else {
-            return false;
-        };
-        self.buffer.push_str(std::str::from_utf8(&bytes).unwrap());
-        while let Some(end) = self.buffer.find("\n\n") {
-            let frame: String = self.buffer.drain(..end + 2).collect();
-            let Some(data) = frame.trim().strip_prefix("data: ") else {
-                continue;
-            };
-            if data == "[DONE]" {
-                continue;
-            }
-            let chunk: Value = serde_json::from_str(data).unwrap();
-            assert!(chunk.get("error").is_none(), "the stream failed: {chunk}");
-            if let Some(piece) = chunk["choices"][0]["delta"]["content"].as_str() {
-                self.text.push_str(piece);
-            }
-            if !chunk["choices"][0]["finish_reason"].is_null() {
-                self.last = Some(chunk);
-            }
-        }
-        true
-    }
-
-    fn finish_reason(&self) -> &str {
-        self.last.as_ref().expect("a last chunk")["choices"][0]["finish_reason"]
-            .as_str()
-            .unwrap()
-    }
-
-    fn message_id(&self) -> String {
-        self.last.as_ref().expect("a last chunk")["blendlab"]["message_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
+/// A streamed completion of `max_tokens` that counts on.
+async fn open_stream(client: &reqwest::Client, base: &str, max_tokens: u32) -> CompletionStream {
+    let body = json!({ "model": "narrator", "stream": true, "max_tokens": max_tokens, "temperature": 0,
+                       "messages": [{ "role": "user", "content": "Count with me: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10," }] });
+    CompletionStream::open(client, base, &body).await
 }
 
 /// (content, finish_reason) of a logged message.
@@ -129,14 +54,14 @@ async fn sigterm_finishes_short_replies_cancels_long_ones_and_exits_cleanly() {
         .build()
         .unwrap();
 
-    let mut long = Stream::open(&client, &server.base, 1000).await;
+    let mut long = open_stream(&client, &server.base, 1000).await;
     assert!(
-        long.first_text().await,
+        long.read_until_text().await,
         "the long reply ended before its first text"
     );
-    let mut short = Stream::open(&client, &server.base, 8).await;
+    let mut short = open_stream(&client, &server.base, 8).await;
     assert!(
-        short.first_text().await,
+        short.read_until_text().await,
         "the short reply ended before its first text"
     );
 
@@ -156,13 +81,15 @@ async fn sigterm_finishes_short_replies_cancels_long_ones_and_exits_cleanly() {
         Err(error) => assert!(error.is_connect(), "refused, not hung: {error}"),
     }
 
-    short.finish().await;
+    short.read_to_end().await;
+    assert!(short.error.is_none(), "{:?}", short.error);
     assert_eq!(
         short.finish_reason(),
         "length",
         "the short reply runs to its end"
     );
-    long.finish().await;
+    long.read_to_end().await;
+    assert!(long.error.is_none(), "{:?}", long.error);
     let cancelled_after = signalled.elapsed();
     assert_eq!(
         long.finish_reason(),

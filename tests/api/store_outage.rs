@@ -137,21 +137,6 @@ async fn traffic(base: String, worker: usize, stop: Arc<AtomicBool>, log: Arc<Mu
     }
 }
 
-async fn start_experiment(server: &ServerProcess) {
-    let (status, body) = server
-        .call(
-            Method::POST,
-            "/api/v1/experiments",
-            Some(example_definition()),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = server
-        .call(Method::POST, "/api/v1/experiments/chai-blend/start", None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
-
 /// Retries a write (an event batch: the store's path without the model's, whose speed depends on
 /// the machine's load) until it is answered 200, and returns how long that took; then a chat must
 /// be answered 200 too.
@@ -184,6 +169,54 @@ async fn time_to_heal(base: &str) -> Duration {
     )
     .await;
     assert_eq!(chat.status, 200, "chat after healing: {chat:?}");
+    healed_in
+}
+
+/// While the store is out: a chat and an event batch get the outage's 503 fast, and `/readyz`
+/// is unready.
+async fn assert_refused_while_out(server: &ServerProcess, user: &str, code: &str) {
+    let base = &server.base;
+    let body =
+        json!({ "experiment": "chai-blend", "user_id": user, "message": "Hi", "max_tokens": 2 });
+    let chat = ask(
+        Method::POST,
+        format!("{base}/api/v1/chat"),
+        Some(body),
+        "chat",
+    )
+    .await;
+    assert_outage_answer(&chat, code);
+    let events = json!({ "events": [{ "user_id": user, "kind": "tick" }] });
+    let batch = ask(
+        Method::POST,
+        format!("{base}/api/v1/events"),
+        Some(events),
+        "events",
+    )
+    .await;
+    assert_outage_answer(&batch, code);
+    let ready = ask(Method::GET, format!("{base}/readyz"), None, "readyz").await;
+    assert_eq!(
+        ready.status, 503,
+        "unready while the store is out: {ready:?}"
+    );
+}
+
+/// Once the store is back: service within [`HEALS_WITHIN`] (returned), and `/readyz` ready again.
+async fn assert_heals(server: &ServerProcess) -> Duration {
+    let healed_in = time_to_heal(&server.base).await;
+    assert!(
+        healed_in < HEALS_WITHIN,
+        "service resumed {healed_in:?} after the store"
+    );
+    let ready = ask(
+        Method::GET,
+        format!("{}/readyz", server.base),
+        None,
+        "readyz",
+    )
+    .await;
+    assert_eq!(ready.status, 200, "ready again: {ready:?}");
     healed_in
 }
 
@@ -246,7 +279,7 @@ async fn postgres_stopped_under_load_is_a_fast_503_and_heals_without_a_restart()
     let dir = TempDir::new("pg-outage");
     let mut server = ServerProcess::start_logging(&cluster.url(), Some(&dir.join("server.log")));
     server.ready().await;
-    start_experiment(&server).await;
+    server.start_experiment(example_definition()).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let log = Arc::new(Mutex::new(Traffic::default()));
@@ -291,19 +324,7 @@ async fn postgres_stopped_under_load_is_a_fast_503_and_heals_without_a_restart()
     tokio::task::spawn_blocking(move || starting.start())
         .await
         .unwrap();
-    let healed_in = time_to_heal(&server.base).await;
-    assert!(
-        healed_in < HEALS_WITHIN,
-        "service resumed {healed_in:?} after the store"
-    );
-    let ready = ask(
-        Method::GET,
-        format!("{}/readyz", server.base),
-        None,
-        "readyz",
-    )
-    .await;
-    assert_eq!(ready.status, 200, "ready again: {ready:?}");
+    let healed_in = assert_heals(&server).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
@@ -344,7 +365,7 @@ async fn a_sqlite_file_locked_by_another_process_is_a_fast_503_until_released() 
     let url = format!("sqlite://{}", dir.join("blendlab.db").display());
     let mut server = ServerProcess::start(&url);
     server.ready().await;
-    start_experiment(&server).await;
+    server.start_experiment(example_definition()).await;
     assert_eq!(server.chat("before-the-lock").await.0, 200);
 
     // Another program takes SQLite's write lock and keeps it.
@@ -353,47 +374,13 @@ async fn a_sqlite_file_locked_by_another_process_is_a_fast_503_until_released() 
         .execute(&mut holder)
         .await
         .unwrap();
-    let body = json!({ "experiment": "chai-blend", "user_id": "locked-out", "message": "Hi", "max_tokens": 2 });
-    let chat = ask(
-        Method::POST,
-        format!("{}/api/v1/chat", server.base),
-        Some(body),
-        "chat",
-    )
-    .await;
-    assert_outage_answer(&chat, "store_unavailable");
-    let events = json!({ "events": [{ "user_id": "locked-out", "kind": "tick" }] });
-    let batch = ask(
-        Method::POST,
-        format!("{}/api/v1/events", server.base),
-        Some(events),
-        "events",
-    )
-    .await;
-    assert_outage_answer(&batch, "store_unavailable");
-    let ready = ask(
-        Method::GET,
-        format!("{}/readyz", server.base),
-        None,
-        "readyz",
-    )
-    .await;
-    assert_eq!(ready.status, 503, "unready while locked out: {ready:?}");
+    assert_refused_while_out(&server, "locked-out", "store_unavailable").await;
 
     sqlx::raw_sql("ROLLBACK")
         .execute(&mut holder)
         .await
         .unwrap();
-    let healed_in = time_to_heal(&server.base).await;
-    assert!(healed_in < HEALS_WITHIN, "{healed_in:?}");
-    let ready = ask(
-        Method::GET,
-        format!("{}/readyz", server.base),
-        None,
-        "readyz",
-    )
-    .await;
-    assert_eq!(ready.status, 200, "{ready:?}");
+    assert_heals(&server).await;
     assert_nothing_acknowledged_is_lost(&url, &Traffic::default()).await;
 }
 
@@ -451,7 +438,7 @@ async fn a_full_disk_is_a_503_that_damages_nothing_and_heals_when_space_returns(
     let url = format!("sqlite://{}", disk.dir.join("blendlab.db").display());
     let mut server = ServerProcess::start(&url);
     server.ready().await;
-    start_experiment(&server).await;
+    server.start_experiment(example_definition()).await;
     let mut before = Traffic::default();
     for user in ["full-1", "full-2", "full-3"] {
         let (status, turn) = server.chat(user).await;
@@ -464,47 +451,10 @@ async fn a_full_disk_is_a_503_that_damages_nothing_and_heals_when_space_returns(
     }
 
     let filler = disk.fill();
-    let body = json!({ "experiment": "chai-blend", "user_id": "full-4", "message": "Hi", "max_tokens": 2 });
-    let chat = ask(
-        Method::POST,
-        format!("{}/api/v1/chat", server.base),
-        Some(body),
-        "chat",
-    )
-    .await;
-    assert_outage_answer(&chat, "store_full");
-    let events = json!({ "events": [{ "user_id": "full-4", "kind": "tick" }] });
-    let batch = ask(
-        Method::POST,
-        format!("{}/api/v1/events", server.base),
-        Some(events),
-        "events",
-    )
-    .await;
-    assert_outage_answer(&batch, "store_full");
-    let ready = ask(
-        Method::GET,
-        format!("{}/readyz", server.base),
-        None,
-        "readyz",
-    )
-    .await;
-    assert_eq!(
-        ready.status, 503,
-        "unready while the disk is full: {ready:?}"
-    );
+    assert_refused_while_out(&server, "full-4", "store_full").await;
 
     std::fs::remove_file(filler).unwrap();
-    let healed_in = time_to_heal(&server.base).await;
-    assert!(healed_in < HEALS_WITHIN, "{healed_in:?}");
-    let ready = ask(
-        Method::GET,
-        format!("{}/readyz", server.base),
-        None,
-        "readyz",
-    )
-    .await;
-    assert_eq!(ready.status, 200, "{ready:?}");
+    assert_heals(&server).await;
 
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     let (integrity,): (String,) = sqlx::query_as("PRAGMA integrity_check")
