@@ -188,3 +188,78 @@ fn bad_flags_are_named() {
     }
     assert!(!std::path::Path::new(out).exists());
 }
+
+/// The example with its blend adaptive: simulated history learns from its own outcomes on the
+/// refresh interval, the same into Parquet as into the store.
+#[test]
+fn an_adaptive_blend_is_simulated_learning_from_its_own_outcomes() {
+    let dir = scratch("adaptive");
+    let definition = dir.join("adaptive.toml");
+    let text = include_str!("../../experiments/definitions/chai-blend.toml").replace(
+        "policy = \"uniform\"",
+        "policy = \"thompson\"\nmin_probability = 0.05",
+    );
+    assert!(text.contains("thompson"), "the example names its policy");
+    std::fs::write(&definition, text).unwrap();
+    let data = dir.join("data");
+    let db = format!("sqlite://{}", dir.join("sim.db").display());
+    let adaptive = |target: &[&str]| {
+        let fixed = [
+            "blend=0.2",
+            "--start",
+            "2026-09-01",
+            "--continuation",
+            "small-a=0.9",
+            "--policy-refresh-s",
+            "600",
+            "--definition",
+            definition.to_str().unwrap(),
+        ];
+        ok(&blendlab(&[&COMMON[..], &fixed[..], target].concat()))
+    };
+    assert!(adaptive(&["--out", data.to_str().unwrap()]).contains("simulated 1500 users"));
+    assert!(adaptive(&["--db", &db]).contains("simulated 1500 users"));
+
+    // The blend's replies: their logged probabilities move, towards small-a.
+    let file = std::fs::File::open(data.join("messages.parquet")).unwrap();
+    let messages = ParquetReader::new(file).finish().unwrap();
+    let replies = messages
+        .lazy()
+        .filter(
+            col("model")
+                .is_not_null()
+                .and(col("model").neq(lit("large"))),
+        )
+        .sort(["created_at"], Default::default())
+        .collect()
+        .unwrap();
+    let models = replies.column("model").unwrap().str().unwrap();
+    let probabilities = replies.column("choice_prob").unwrap().f64().unwrap();
+    let mut small_a = Vec::new();
+    for (model, p) in models.iter().zip(probabilities.iter()) {
+        let p = p.unwrap();
+        assert!(p >= 0.05 - 1e-12, "a floor broken: {p}");
+        if model == Some("small-a") {
+            small_a.push(p);
+        }
+    }
+    let early = small_a.iter().take(200).sum::<f64>() / 200.0;
+    let late = small_a.iter().rev().take(200).sum::<f64>() / 200.0;
+    assert!(
+        late > 0.8 && late > early + 0.2,
+        "small-a's probability grows as its outcomes come in: {early} -> {late}"
+    );
+    assert!(
+        small_a.iter().any(|p| (p - 1.0 / 3.0).abs() < 1e-9),
+        "the prior is uniform"
+    );
+
+    let from_parquet = report(&["--data", data.to_str().unwrap()]);
+    let from_store = report(&["--db", &db]);
+    assert_eq!(retention(&from_parquet), retention(&from_store));
+    let values = from_store["arms"][1]["policy_values"].as_array().unwrap();
+    assert!(
+        values.iter().any(|v| v["policy"] == "uniform"),
+        "the adaptive log is evaluated off-policy: {values:?}"
+    );
+}

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use blendlab_tests::{CompletionStream, ServerProcess, TempDir, ADMIN_TOKEN};
 use serde_json::json;
 
-/// Seconds replies may run on after the signal (`server.shutdown_drain_s`).
-const DRAIN_S: u64 = 2;
+/// Seconds replies may run on after the signal (`server.shutdown_drain_s`): long enough for an
+/// 8-token reply on a machine busy with the other tests' models, far too short for 1,000 tokens.
+const DRAIN_S: u64 = 6;
 
 /// One model, greedy, with no stop string of its own. Greedy decoding of the bundled model counts
 /// on ("11, 12, …") without ending its turn, so a long reply runs to `max_tokens`.

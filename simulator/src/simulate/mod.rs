@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::synthetic::{
-    continuation_for, Allocation, Behaviour, ParquetSink, Population, Rng, SimArm, SimSummary,
+    continuation_for, simulate_adaptive, AdaptiveArm, Allocation, Behaviour, LogSink, ParquetSink,
+    Population, Rng, SimArm, SimSummary,
 };
 use anyhow::Context as _;
-use blendlab_experiments::Experiment;
+use blendlab_experiments::{BlendPolicy, Experiment};
 use chrono::{NaiveDate, Utc};
 use clap::Args;
 
@@ -55,6 +56,10 @@ pub struct SimulateArgs {
     /// differ, so replies cluster within users.
     #[arg(long, default_value_t = 0.9)]
     continuation_spread: f64,
+    /// Adaptive (thompson) arms: seconds between policy snapshots, as the server's
+    /// `server.policy_refresh_s`, so that seeded history and live traffic agree.
+    #[arg(long, default_value_t = 60)]
+    policy_refresh_s: u64,
     /// Write the contract's single-file Parquet data directory here.
     #[arg(long, conflicts_with_all = ["db", "url"])]
     out: Option<PathBuf>,
@@ -76,11 +81,11 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (summary, target) = match (&args.out, &args.db) {
         (Some(dir), None) => (
-            to_parquet(experiment, population, dir).await?,
+            to_parquet(experiment, population, dir, args.policy_refresh_s).await?,
             dir.display().to_string(),
         ),
         (None, Some(url)) => (
-            store_sink::to_store(experiment, population, url).await?,
+            store_sink::to_store(experiment, population, url, args.policy_refresh_s).await?,
             url.clone(),
         ),
         _ => anyhow::bail!("say where the simulation goes: --out DIR, --db URL or --live URL"),
@@ -232,19 +237,69 @@ impl Allocation for ExperimentAllocation {
         let draw = self.0.arms()[arm].draw_component(self.0.salt(), conversation_id, turn);
         (draw.model_index, draw.probability)
     }
+
+    fn component_from(
+        &self,
+        arm: usize,
+        conversation_id: &str,
+        turn: u32,
+        probabilities: &[f64],
+        _rng: &mut Rng,
+    ) -> (usize, f64) {
+        let draw = self.0.arms()[arm].draw_component_from(
+            probabilities,
+            self.0.salt(),
+            conversation_id,
+            turn,
+        );
+        (draw.model_index, draw.probability)
+    }
+}
+
+/// The server's default `server.policy_refresh_s`.
+pub const DEFAULT_POLICY_REFRESH_S: u64 = 60;
+
+/// Simulates `population` into `sink` with the experiment's own assignment and policies. Its
+/// adaptive arms learn from the simulated outcomes, refreshing their snapshots every `refresh_s`
+/// seconds as the server would (`crate::synthetic::simulate_adaptive`).
+pub(crate) fn simulate_experiment<S: LogSink>(
+    experiment: Experiment,
+    population: &Population,
+    refresh_s: u64,
+    sink: &mut S,
+) -> Result<SimSummary, S::Error> {
+    let adaptive: Vec<AdaptiveArm> = experiment
+        .arms()
+        .iter()
+        .enumerate()
+        .filter_map(|(arm, spec)| match &spec.policy {
+            BlendPolicy::Thompson(policy) => Some(AdaptiveArm {
+                arm,
+                min_probability: policy.min_probability,
+                reward: policy.reward,
+            }),
+            _ => None,
+        })
+        .collect();
+    let allocation = ExperimentAllocation(experiment);
+    if adaptive.is_empty() {
+        return crate::synthetic::simulate(population, &allocation, sink);
+    }
+    let run = simulate_adaptive(population, &allocation, &adaptive, refresh_s, sink)?;
+    Ok(run.summary)
 }
 
 async fn to_parquet(
     experiment: Experiment,
     population: Population,
     dir: &Path,
+    refresh_s: u64,
 ) -> anyhow::Result<SimSummary> {
     let dir = dir.to_owned();
     tokio::task::spawn_blocking(move || {
         let sink = ParquetSink::create(&dir, &population.experiment)?;
         let mut sink = Progress::new(sink, population.users);
-        let summary =
-            crate::synthetic::simulate(&population, &ExperimentAllocation(experiment), &mut sink)?;
+        let summary = simulate_experiment(experiment, &population, refresh_s, &mut sink)?;
         sink.into_inner().finish()?;
         anyhow::Ok(summary)
     })

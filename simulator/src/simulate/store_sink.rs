@@ -2,7 +2,7 @@
 //! bounded channel to a writer task, so generation and SQLite inserts overlap on two cores.
 
 use crate::synthetic::{
-    simulate, LogSink, Population, SimAssignment, SimConversation, SimEvent, SimMessage, SimSummary,
+    LogSink, Population, SimAssignment, SimConversation, SimEvent, SimMessage, SimSummary,
 };
 use anyhow::Context as _;
 use blendlab_experiments::Experiment;
@@ -10,7 +10,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use super::progress::Progress;
-use super::ExperimentAllocation;
+use super::simulate_experiment;
 use blendlab_store::{
     SimulatedAssignment, SimulatedBatch, SimulatedConversation, SimulatedEvent, SimulatedMessage,
     Store,
@@ -37,6 +37,7 @@ pub async fn to_store(
     experiment: Experiment,
     population: Population,
     url: &str,
+    refresh_s: u64,
 ) -> anyhow::Result<SimSummary> {
     let store = Store::connect(url).await?;
     anyhow::ensure!(
@@ -45,7 +46,7 @@ pub async fn to_store(
         population.seed,
         population.experiment
     );
-    write(&store, experiment, population).await
+    write(&store, experiment, population, refresh_s).await
 }
 
 /// The demo's history: written unless that seed's users are there already (`None` then).
@@ -58,7 +59,14 @@ pub async fn seed_store(
     if is_seeded(&store, &population).await? {
         return Ok(None);
     }
-    write(&store, experiment, population).await.map(Some)
+    write(
+        &store,
+        experiment,
+        population,
+        super::DEFAULT_POLICY_REFRESH_S,
+    )
+    .await
+    .map(Some)
 }
 
 async fn is_seeded(store: &Store, population: &Population) -> anyhow::Result<bool> {
@@ -72,6 +80,7 @@ async fn write(
     store: &Store,
     experiment: Experiment,
     population: Population,
+    refresh_s: u64,
 ) -> anyhow::Result<SimSummary> {
     let key = population.experiment.clone();
     let experiment = match store.experiment(&key).await? {
@@ -101,7 +110,7 @@ async fn write(
             sender,
         };
         let mut sink = Progress::new(sink, total);
-        let summary = simulate(&population, &ExperimentAllocation(experiment), &mut sink)?;
+        let summary = simulate_experiment(experiment, &population, refresh_s, &mut sink)?;
         sink.into_inner().flush()?;
         anyhow::Ok(summary)
     });

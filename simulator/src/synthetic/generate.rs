@@ -23,72 +23,211 @@ pub fn simulate<S: LogSink>(
 ) -> Result<SimSummary, S::Error> {
     let mut rng = Rng::new(population.seed);
     let mut summary = SimSummary::default();
+    let mut users = Enrolment::new(population);
+    while let Some(user) = users.next(allocation, &mut rng) {
+        emit_assignment(population, &user, sink)?;
+        summary.users += 1;
+        let days = user_days(
+            population,
+            allocation,
+            &Clock::Free,
+            &mut rng,
+            &user,
+            sink,
+            &mut summary,
+        );
+        run_now(days)?;
+        sink.user_done(&summary)?;
+    }
+    Ok(summary)
+}
+
+/// One enrolled user before their days are lived: who, which arm, when first exposed, and how
+/// keen to continue.
+#[derive(Debug, Clone)]
+pub(crate) struct EnrolledUser {
+    pub id: String,
+    pub arm: usize,
+    pub d0: i64,
+    pub exposed_at: i64,
+    pub propensity: f64,
+}
+
+/// Draws the enrolled users one after another from the candidates `<prefix><n>`.
+pub(crate) struct Enrolment<'p> {
+    population: &'p Population,
+    /// The first simulated day's midnight, in µs.
+    start: i64,
+    prefix: String,
+    candidate: u64,
+    max_candidates: u64,
+    enrolled: u64,
+}
+
+impl<'p> Enrolment<'p> {
+    pub fn new(population: &'p Population) -> Self {
+        Self {
+            population,
+            start: population
+                .start
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc()
+                .timestamp_micros(),
+            prefix: population.user_prefix(),
+            candidate: 0,
+            max_candidates: population
+                .users
+                .saturating_mul(MAX_CANDIDATES_PER_USER)
+                .max(1_000),
+            enrolled: 0,
+        }
+    }
+
+    pub fn next(&mut self, allocation: &dyn Allocation, rng: &mut Rng) -> Option<EnrolledUser> {
+        let population = self.population;
+        while self.enrolled < population.users && self.candidate < self.max_candidates {
+            let id = format!("{}{:07}", self.prefix, self.candidate);
+            self.candidate += 1;
+            let Some(arm) = allocation.arm(&id, rng) else {
+                continue;
+            };
+            let d0 = rng.below(u64::from(population.exposure_days.max(1))) as i64;
+            let exposed_at = self.start + d0 * DAY_MICROS + rng.below(ACTIVE_HOURS) as i64 * SECOND;
+            let spread = population.behaviour.continuation_spread;
+            let propensity = if spread > 0.0 {
+                spread * rng.normal()
+            } else {
+                0.0
+            };
+            self.enrolled += 1;
+            return Some(EnrolledUser {
+                id,
+                arm,
+                d0,
+                exposed_at,
+                propensity,
+            });
+        }
+        None
+    }
+}
+
+pub(crate) fn emit_assignment<S: LogSink>(
+    population: &Population,
+    user: &EnrolledUser,
+    sink: &mut S,
+) -> Result<(), S::Error> {
+    sink.assignment(SimAssignment {
+        user_id: &user.id,
+        arm: &population.arms[user.arm].name,
+        assigned_at: user.exposed_at,
+    })
+}
+
+/// Simulated time, as a user's replies see it. `Free`: every reply is drawn at once (users one
+/// after another). `Shared`: a reply at time t waits until every other user's replies before t
+/// have been drawn, so that an adaptive arm's snapshots hold exactly the outcomes before their
+/// cut-off (see `super::adaptive`).
+pub(crate) enum Clock {
+    Free,
+    Shared(std::rc::Rc<std::cell::Cell<SharedClock>>),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SharedClock {
+    /// The time the driver has reached.
+    pub now: i64,
+    /// Set by a user that must wait: the time it waits for.
+    pub wake_at: Option<i64>,
+}
+
+impl Clock {
+    /// Resolves once simulated time has reached `time`.
+    fn reach(&self, time: i64) -> Reach<'_> {
+        Reach { clock: self, time }
+    }
+}
+
+struct Reach<'c> {
+    clock: &'c Clock,
+    time: i64,
+}
+
+impl std::future::Future for Reach<'_> {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        match self.clock {
+            Clock::Free => std::task::Poll::Ready(()),
+            Clock::Shared(shared) => {
+                let mut state = shared.get();
+                if state.now >= self.time {
+                    return std::task::Poll::Ready(());
+                }
+                state.wake_at = Some(self.time);
+                shared.set(state);
+                std::task::Poll::Pending
+            }
+        }
+    }
+}
+
+/// Runs a user's days to the end: with [`Clock::Free`] they never wait.
+fn run_now<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => unreachable!("a free clock never waits"),
+    }
+}
+
+/// A user's active days, from exposure to the horizon.
+pub(crate) async fn user_days<S: LogSink>(
+    population: &Population,
+    allocation: &dyn Allocation,
+    timeline: &Clock,
+    rng: &mut Rng,
+    user: &EnrolledUser,
+    sink: &mut S,
+    summary: &mut SimSummary,
+) -> Result<(), S::Error> {
     let start = population
         .start
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
         .and_utc()
         .timestamp_micros();
-    let prefix = population.user_prefix();
-    let mut ids = Ids::default();
-    let max_candidates = population
-        .users
-        .saturating_mul(MAX_CANDIDATES_PER_USER)
-        .max(1_000);
-    let mut candidate = 0u64;
-    while summary.users < population.users && candidate < max_candidates {
-        ids.user.clear();
-        let _ = write!(ids.user, "{prefix}{candidate:07}");
-        candidate += 1;
-        let Some(arm) = allocation.arm(&ids.user, &mut rng) else {
+    let arm_spec = &population.arms[user.arm];
+    let mut ids = Ids {
+        user: user.id.clone(),
+        ..Ids::default()
+    };
+    for k in 0..=population.horizon_days {
+        let p = population.behaviour.return_probability(k, arm_spec.lift);
+        if !rng.chance(p) {
             continue;
-        };
-        let d0 = rng.below(u64::from(population.exposure_days.max(1))) as i64;
-        let exposed_at = start + d0 * DAY_MICROS + rng.below(ACTIVE_HOURS) as i64 * SECOND;
-        let arm_spec = &population.arms[arm];
-        sink.assignment(SimAssignment {
-            user_id: &ids.user,
-            arm: &arm_spec.name,
-            assigned_at: exposed_at,
-        })?;
-        summary.users += 1;
-        let spread = population.behaviour.continuation_spread;
-        let propensity = if spread > 0.0 {
-            spread * rng.normal()
-        } else {
-            0.0
-        };
-        for k in 0..=population.horizon_days {
-            let p = population.behaviour.return_probability(k, arm_spec.lift);
-            if !rng.chance(p) {
-                continue;
-            }
-            let day_start = start + (d0 + i64::from(k)) * DAY_MICROS;
-            let first = if k == 0 {
-                exposed_at
-            } else {
-                day_start + rng.below(ACTIVE_HOURS) as i64 * SECOND
-            };
-            let day = Day {
-                k,
-                arm,
-                propensity,
-                first,
-                end: day_start + DAY_MICROS - 1,
-            };
-            active_day(
-                population,
-                allocation,
-                &mut rng,
-                &mut ids,
-                day,
-                sink,
-                &mut summary,
-            )?;
         }
-        sink.user_done(&summary)?;
+        let day_start = start + (user.d0 + i64::from(k)) * DAY_MICROS;
+        let first = if k == 0 {
+            user.exposed_at
+        } else {
+            day_start + rng.below(ACTIVE_HOURS) as i64 * SECOND
+        };
+        let day = Day {
+            k,
+            arm: user.arm,
+            propensity: user.propensity,
+            first,
+            end: day_start + DAY_MICROS - 1,
+        };
+        active_day(
+            population, allocation, timeline, rng, &mut ids, day, sink, summary,
+        )
+        .await?;
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// Reused buffers for the ids of the current user, conversation and message.
@@ -119,9 +258,11 @@ struct Day {
     end: i64,
 }
 
-fn active_day<S: LogSink>(
+#[allow(clippy::too_many_arguments)]
+async fn active_day<S: LogSink>(
     population: &Population,
     allocation: &dyn Allocation,
+    timeline: &Clock,
     rng: &mut Rng,
     ids: &mut Ids,
     day: Day,
@@ -173,6 +314,8 @@ fn active_day<S: LogSink>(
             if clock > day.end {
                 break;
             }
+            // An adaptive arm draws from the snapshot of this moment: every earlier reply first.
+            timeline.reach(clock).await;
             let (component, choice_prob) =
                 allocation.component(day.arm, &ids.conversation, turn, rng);
             turn += 1;

@@ -15,12 +15,15 @@
 //! - now and then a message left unanswered, a pause longer than the 1800 s gap rule, feedback
 //!   (more often positive for components users continue with) and retries.
 
+mod adaptive;
+mod buffer;
 mod generate;
 mod parquet;
 mod rng;
 
 use chrono::NaiveDate;
 
+pub use adaptive::{simulate_adaptive, AdaptiveArm, AdaptiveRun, SimSnapshot};
 pub use generate::simulate;
 pub use parquet::{write_parquet, ParquetSink};
 pub use rng::Rng;
@@ -174,6 +177,28 @@ pub trait Allocation {
         turn: u32,
         rng: &mut Rng,
     ) -> (usize, f64);
+
+    /// The same draw against `probabilities` (an adaptive arm's snapshot, one per model). By
+    /// default from the simulation's random stream.
+    fn component_from(
+        &self,
+        _arm: usize,
+        _conversation_id: &str,
+        _turn: u32,
+        probabilities: &[f64],
+        rng: &mut Rng,
+    ) -> (usize, f64) {
+        let u = rng.uniform();
+        let mut cumulative = 0.0;
+        for (i, p) in probabilities.iter().enumerate() {
+            cumulative += p;
+            if u < cumulative {
+                return (i, *p);
+            }
+        }
+        let last = probabilities.len() - 1;
+        (last, probabilities[last])
+    }
 }
 
 /// Arms by weight and components uniformly, from the simulation's random stream.

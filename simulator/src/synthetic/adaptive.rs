@@ -1,0 +1,564 @@
+//! Simulated history with adaptive (thompson) arms, in time order. An adaptive arm's snapshot of
+//! version `v` counts the rewards known at `v x interval`, as the server's does; so a reply at
+//! time t may be drawn only once every user's replies before t have been drawn and their
+//! outcomes recorded. Each user's days run as a future that waits on the shared clock before each
+//! reply; the driver wakes the users in time order, refreshing the snapshots as each interval
+//! begins. Rows are kept per user and written at the end, user by user.
+//!
+//! Rewards are the server's: `continuation` counts a reply 1 when the conversation's next message
+//! is the user's within 1800 s, and 0 once that time has passed without one; `feedback` counts a
+//! reply's feedback event, 1 when positive, and replies without one not at all.
+
+use std::{
+    cell::{Cell, RefCell},
+    cmp::Reverse,
+    collections::BinaryHeap,
+    future::Future,
+    pin::Pin,
+    rc::Rc,
+    task::{Context, Waker},
+};
+
+use blendlab_experiments::{thompson_probabilities, Reward, RewardCounts};
+use blendlab_store::CONTINUATION_WINDOW_S;
+
+use super::{
+    buffer::Buffer,
+    generate::{emit_assignment, user_days, Clock, Enrolment, SharedClock},
+    Allocation, LogSink, Population, Rng, SimAssignment, SimConversation, SimEvent, SimMessage,
+    SimSummary,
+};
+
+const WINDOW: i64 = CONTINUATION_WINDOW_S * 1_000_000;
+
+/// An arm whose components are drawn from snapshots, with its floor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptiveArm {
+    pub arm: usize,
+    pub min_probability: f64,
+    pub reward: Reward,
+}
+
+/// A snapshot an adaptive arm served: the probabilities from the counts known at `cutoff` (µs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimSnapshot {
+    pub arm: usize,
+    pub version: i64,
+    pub cutoff: i64,
+    pub probabilities: Vec<f64>,
+    pub counts: Vec<RewardCounts>,
+}
+
+pub struct AdaptiveRun {
+    pub summary: SimSummary,
+    /// Every snapshot served, in time order.
+    pub snapshots: Vec<SimSnapshot>,
+}
+
+/// Simulates `population` with the arms in `adaptive` drawing from snapshots refreshed every
+/// `refresh_s` seconds, into `sink`.
+pub fn simulate_adaptive<S: LogSink>(
+    population: &Population,
+    allocation: &dyn Allocation,
+    adaptive: &[AdaptiveArm],
+    refresh_s: u64,
+    sink: &mut S,
+) -> Result<AdaptiveRun, S::Error> {
+    let policies = RefCell::new(Policies::new(population, adaptive, refresh_s));
+    let allocation = SnapshotAllocation {
+        inner: allocation,
+        policies: &policies,
+    };
+    let mut rng = Rng::new(population.seed);
+    let mut enrolment = Enrolment::new(population);
+    let mut users = Vec::new();
+    while let Some(user) = enrolment.next(&allocation, &mut rng) {
+        users.push(user);
+    }
+    let shared = Rc::new(Cell::new(SharedClock::default()));
+    let clock = Clock::Shared(shared.clone());
+    let mut lanes: Vec<Lane> = (0..users.len())
+        .map(|i| Lane {
+            // Each user draws from a stream of its own, so the order users are woken in does not
+            // change what any of them does.
+            rng: Rng::new(population.seed ^ (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i as u64 + 1))),
+            buffer: Buffer::default(),
+            summary: SimSummary::default(),
+        })
+        .collect();
+    {
+        let mut days: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = lanes
+            .iter_mut()
+            .zip(&users)
+            .map(|(lane, user)| {
+                let (allocation, clock, policies) = (&allocation, &clock, &policies);
+                Box::pin(async move {
+                    let mut observed = Observed {
+                        inner: &mut lane.buffer,
+                        population,
+                        policies,
+                        last_reply: None,
+                        last_feedback_reply: None,
+                    };
+                    let Ok(()) = user_days(
+                        population,
+                        allocation,
+                        clock,
+                        &mut lane.rng,
+                        user,
+                        &mut observed,
+                        &mut lane.summary,
+                    )
+                    .await;
+                    observed.settle_last_reply();
+                }) as Pin<Box<dyn Future<Output = ()>>>
+            })
+            .collect();
+        let mut context = Context::from_waker(Waker::noop());
+        let mut waiting = BinaryHeap::new();
+        let mut poll = |user: usize, now: i64, waiting: &mut BinaryHeap<Reverse<(i64, usize)>>| {
+            shared.set(SharedClock { now, wake_at: None });
+            if days[user].as_mut().poll(&mut context).is_pending() {
+                let wake_at = shared
+                    .get()
+                    .wake_at
+                    .expect("a waiting user says until when");
+                waiting.push(Reverse((wake_at, user)));
+            }
+        };
+        // Everyone runs up to their first reply; then replies are drawn in time order.
+        for user in 0..users.len() {
+            poll(user, i64::MIN, &mut waiting);
+        }
+        while let Some(Reverse((now, user))) = waiting.pop() {
+            policies.borrow_mut().advance_to(now);
+            poll(user, now, &mut waiting);
+        }
+    }
+    let mut summary = SimSummary::default();
+    for (user, lane) in users.iter().zip(lanes) {
+        emit_assignment(population, user, sink)?;
+        lane.buffer.replay(sink)?;
+        summary.users += 1;
+        summary.conversations += lane.summary.conversations;
+        summary.messages += lane.summary.messages;
+        summary.events += lane.summary.events;
+        sink.user_done(&summary)?;
+    }
+    Ok(AdaptiveRun {
+        summary,
+        snapshots: policies.into_inner().snapshots,
+    })
+}
+
+struct Lane {
+    rng: Rng,
+    buffer: Buffer,
+    summary: SimSummary,
+}
+
+/// The adaptive arms' snapshots, and the outcomes that feed them.
+struct Policies {
+    interval: i64,
+    arms: Vec<Option<ArmPolicy>>,
+    version: i64,
+    /// (when it is known, arm, component, continued), the earliest first.
+    outcomes: BinaryHeap<Reverse<(i64, usize, usize, bool)>>,
+    snapshots: Vec<SimSnapshot>,
+}
+
+struct ArmPolicy {
+    min_probability: f64,
+    reward: Reward,
+    counts: Vec<RewardCounts>,
+    probabilities: Vec<f64>,
+}
+
+impl Policies {
+    fn new(population: &Population, adaptive: &[AdaptiveArm], refresh_s: u64) -> Self {
+        let mut arms: Vec<Option<ArmPolicy>> = (0..population.arms.len()).map(|_| None).collect();
+        for spec in adaptive {
+            let models = population.arms[spec.arm].models.len();
+            arms[spec.arm] = Some(ArmPolicy {
+                min_probability: spec.min_probability,
+                reward: spec.reward,
+                counts: vec![RewardCounts::default(); models],
+                probabilities: vec![1.0 / models as f64; models],
+            });
+        }
+        Self {
+            interval: refresh_s.max(1) as i64 * 1_000_000,
+            arms,
+            version: i64::MIN,
+            outcomes: BinaryHeap::new(),
+            snapshots: Vec::new(),
+        }
+    }
+
+    /// Moves to the snapshot of the interval holding `now`: the outcomes known at its start.
+    fn advance_to(&mut self, now: i64) {
+        let version = now.div_euclid(self.interval);
+        if version <= self.version {
+            return;
+        }
+        self.version = version;
+        let cutoff = version * self.interval;
+        let mut changed = vec![false; self.arms.len()];
+        while let Some(&Reverse((known_at, arm, component, continued))) = self.outcomes.peek() {
+            if known_at > cutoff {
+                break;
+            }
+            self.outcomes.pop();
+            let policy = self.arms[arm]
+                .as_mut()
+                .expect("outcomes only of adaptive arms");
+            let counts = &mut policy.counts[component];
+            if continued {
+                counts.successes += 1;
+            } else {
+                counts.failures += 1;
+            }
+            changed[arm] = true;
+        }
+        for (arm, policy) in self.arms.iter_mut().enumerate() {
+            let Some(policy) = policy else { continue };
+            if changed[arm] || self.snapshots.iter().all(|s| s.arm != arm) {
+                policy.probabilities =
+                    thompson_probabilities(&policy.counts, policy.min_probability);
+                self.snapshots.push(SimSnapshot {
+                    arm,
+                    version,
+                    cutoff,
+                    probabilities: policy.probabilities.clone(),
+                    counts: policy.counts.clone(),
+                });
+            }
+        }
+    }
+
+    fn record(&mut self, known_at: i64, arm: usize, component: usize, continued: bool) {
+        self.outcomes
+            .push(Reverse((known_at, arm, component, continued)));
+    }
+}
+
+/// The experiment's allocation, with adaptive arms drawn from their current snapshot.
+struct SnapshotAllocation<'a> {
+    inner: &'a dyn Allocation,
+    policies: &'a RefCell<Policies>,
+}
+
+impl Allocation for SnapshotAllocation<'_> {
+    fn arm(&self, user_id: &str, rng: &mut Rng) -> Option<usize> {
+        self.inner.arm(user_id, rng)
+    }
+
+    fn component(
+        &self,
+        arm: usize,
+        conversation_id: &str,
+        turn: u32,
+        rng: &mut Rng,
+    ) -> (usize, f64) {
+        let probabilities = self.policies.borrow().arms[arm]
+            .as_ref()
+            .map(|p| p.probabilities.clone());
+        match probabilities {
+            Some(p) => self
+                .inner
+                .component_from(arm, conversation_id, turn, &p, rng),
+            None => self.inner.component(arm, conversation_id, turn, rng),
+        }
+    }
+}
+
+/// A user's rows on their way to the buffer, noting each adaptive reply's outcome.
+struct Observed<'a> {
+    inner: &'a mut Buffer,
+    population: &'a Population,
+    policies: &'a RefCell<Policies>,
+    /// (arm, component, at, conversation) of the last adaptive reply not yet answered.
+    last_reply: Option<(usize, usize, i64, String)>,
+    /// (arm, component, message id) of the last reply of a feedback-rewarded arm.
+    last_feedback_reply: Option<(usize, usize, String)>,
+}
+
+impl Observed<'_> {
+    /// The last reply went unanswered: a 0, known once the window has passed.
+    fn settle_last_reply(&mut self) {
+        if let Some((arm, component, at, _)) = self.last_reply.take() {
+            self.policies
+                .borrow_mut()
+                .record(at + WINDOW, arm, component, false);
+        }
+    }
+}
+
+impl LogSink for Observed<'_> {
+    type Error = std::convert::Infallible;
+
+    fn assignment(&mut self, row: SimAssignment<'_>) -> Result<(), Self::Error> {
+        self.inner.assignment(row)
+    }
+
+    fn conversation(&mut self, row: SimConversation<'_>) -> Result<(), Self::Error> {
+        self.settle_last_reply();
+        self.inner.conversation(row)
+    }
+
+    fn message(&mut self, row: SimMessage<'_>) -> Result<(), Self::Error> {
+        match &row.reply {
+            None => {
+                if let Some((arm, component, at, conversation)) = self.last_reply.take() {
+                    let continued =
+                        conversation == row.conversation_id && row.created_at - at <= WINDOW;
+                    let known_at = if continued {
+                        row.created_at
+                    } else {
+                        at + WINDOW
+                    };
+                    self.policies
+                        .borrow_mut()
+                        .record(known_at, arm, component, continued);
+                }
+            }
+            Some(reply) => {
+                self.settle_last_reply();
+                let arm = self
+                    .population
+                    .arms
+                    .iter()
+                    .position(|a| a.name == row.arm)
+                    .expect("a simulated arm");
+                let reward = self.policies.borrow().arms[arm].as_ref().map(|p| p.reward);
+                if let Some(reward) = reward {
+                    let component = self.population.arms[arm]
+                        .models
+                        .iter()
+                        .position(|m| m == reply.model)
+                        .expect("a model of the arm");
+                    match reward {
+                        Reward::Continuation => {
+                            self.last_reply = Some((
+                                arm,
+                                component,
+                                row.created_at,
+                                row.conversation_id.to_owned(),
+                            ))
+                        }
+                        Reward::Feedback => {
+                            self.last_feedback_reply =
+                                Some((arm, component, row.message_id.to_owned()))
+                        }
+                    }
+                }
+            }
+        }
+        self.inner.message(row)
+    }
+
+    fn event(&mut self, row: SimEvent<'_>) -> Result<(), Self::Error> {
+        if let Some((arm, component, message)) = &self.last_feedback_reply {
+            if row.kind == "feedback" && row.message_id == message {
+                self.policies.borrow_mut().record(
+                    row.created_at,
+                    *arm,
+                    *component,
+                    row.value > 0.0,
+                );
+            }
+        }
+        self.inner.event(row)
+    }
+
+    fn user_done(&mut self, summary: &SimSummary) -> Result<(), Self::Error> {
+        self.inner.user_done(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{Behaviour, RandomAllocation, SimArm};
+
+    /// Counts each arm's replies per component and simulated day, and the regret of each reply
+    /// against always serving the best component.
+    #[derive(Default)]
+    struct Replies {
+        /// (arm, day, component) -> replies
+        by_day: std::collections::BTreeMap<(String, i64, String), u64>,
+        /// arm -> (total regret, replies)
+        regret: std::collections::BTreeMap<String, (f64, u64)>,
+        start: i64,
+    }
+
+    impl LogSink for Replies {
+        type Error = std::convert::Infallible;
+        fn assignment(&mut self, _: SimAssignment<'_>) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn conversation(&mut self, _: SimConversation<'_>) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn message(&mut self, row: SimMessage<'_>) -> Result<(), Self::Error> {
+            if let Some(reply) = row.reply {
+                // Against always serving `best` (0.8): the others (0.6) lose 0.2 a reply.
+                let regret = if reply.model == "best" { 0.0 } else { 0.2 };
+                let total = self.regret.entry(row.arm.to_owned()).or_default();
+                total.0 += regret;
+                total.1 += 1;
+                let day = (row.created_at - self.start).div_euclid(86_400_000_000);
+                *self
+                    .by_day
+                    .entry((row.arm.to_owned(), day, reply.model.to_owned()))
+                    .or_default() += 1;
+            }
+            Ok(())
+        }
+        fn event(&mut self, _: SimEvent<'_>) -> Result<(), Self::Error> {
+            Ok(())
+        }
+        fn user_done(&mut self, _: &SimSummary) -> Result<(), Self::Error> {
+            Ok(())
+        }
+    }
+
+    /// Uniform vs adaptive blends of one better component (0.8 against 0.6), 4,000 users over 30
+    /// days: 2,000 in the adaptive arm, as many as `make demo` seeds into its blend.
+    fn population() -> Population {
+        let arm = |name: &str| SimArm {
+            continuation: vec![0.8, 0.6, 0.6],
+            ..SimArm::new(name, 0.5, &["best", "other-1", "other-2"], 0.0, 4.0)
+        };
+        Population {
+            experiment: "adaptive".into(),
+            arms: vec![arm("uniform"), arm("adaptive")],
+            users: 4_000,
+            start: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
+            exposure_days: 30,
+            horizon_days: 30,
+            seed: 7,
+            behaviour: Behaviour::default(),
+        }
+    }
+
+    #[test]
+    fn an_adaptive_arm_learns_the_better_component_within_a_week_above_its_floors() {
+        let population = population();
+        let mut replies = Replies {
+            start: population
+                .start
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp_micros(),
+            ..Replies::default()
+        };
+        let adaptive = [AdaptiveArm {
+            arm: 1,
+            min_probability: 0.05,
+            reward: Reward::Continuation,
+        }];
+        let run = simulate_adaptive(
+            &population,
+            &RandomAllocation::new(&population.arms),
+            &adaptive,
+            // Every 10 minutes: each snapshot's quadrature is slow in the unoptimised test build,
+            // and the learning takes days either way (the bench runs the server's 60 s).
+            600,
+            &mut replies,
+        )
+        .unwrap();
+        assert_eq!(run.summary.users, 4_000);
+        assert!(
+            run.snapshots.len() > 500,
+            "{} snapshots",
+            run.snapshots.len()
+        );
+        for snapshot in &run.snapshots {
+            assert!(
+                snapshot.probabilities.iter().all(|p| *p >= 0.05 - 1e-12),
+                "a floor broken in version {}: {:?}",
+                snapshot.version,
+                snapshot.probabilities
+            );
+        }
+        let share_of_best = |arm: &str, day: i64| {
+            let of = |model: &str| {
+                replies
+                    .by_day
+                    .get(&(arm.to_owned(), day, model.to_owned()))
+                    .copied()
+                    .unwrap_or(0) as f64
+            };
+            of("best") / (of("best") + of("other-1") + of("other-2"))
+        };
+        let uniform = share_of_best("uniform", 7);
+        let learned = share_of_best("adaptive", 7);
+        assert!(
+            (uniform - 1.0 / 3.0).abs() < 0.08,
+            "uniform serves a third: {uniform}"
+        );
+        let regret = |arm: &str| {
+            let (total, replies) = replies.regret[arm];
+            total / replies as f64
+        };
+        eprintln!(
+            "{} snapshots; day-7 share of the best component: uniform {uniform:.3}, adaptive \
+             {learned:.3}; regret per reply against always-best: uniform {:.4}, adaptive {:.4}",
+            run.snapshots.len(),
+            regret("uniform"),
+            regret("adaptive")
+        );
+        assert!(
+            (regret("uniform") - 0.2 * 2.0 / 3.0).abs() < 0.01,
+            "{}",
+            regret("uniform")
+        );
+        assert!(
+            regret("adaptive") < regret("uniform") / 3.0,
+            "adaptive regret {} against uniform's {}",
+            regret("adaptive"),
+            regret("uniform")
+        );
+        assert!(
+            learned > 0.7,
+            "the adaptive arm's day-7 share of the best: {learned}"
+        );
+        // Snapshots change only as outcomes arrive, and draw on nothing from the future.
+        let week = run
+            .snapshots
+            .iter()
+            .find(|s| s.cutoff >= replies.start + 7 * 86_400_000_000)
+            .unwrap();
+        assert!(week.probabilities[0] > 0.7, "{week:?}");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_adaptive_history() {
+        let population = population();
+        let adaptive = [AdaptiveArm {
+            arm: 1,
+            min_probability: 0.05,
+            reward: Reward::Continuation,
+        }];
+        let run = |population: &Population| {
+            let mut replies = Replies::default();
+            let snapshots = simulate_adaptive(
+                population,
+                &RandomAllocation::new(&population.arms),
+                &adaptive,
+                60,
+                &mut replies,
+            )
+            .unwrap()
+            .snapshots;
+            (replies.by_day, snapshots)
+        };
+        let small = Population {
+            users: 300,
+            ..population
+        };
+        assert_eq!(run(&small), run(&small));
+    }
+}
