@@ -163,11 +163,6 @@ impl Store {
         Ok(Some(outcome))
     }
 
-    pub async fn ping(&self) -> anyhow::Result<()> {
-        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
-        Ok(())
-    }
-
     /// Commits one small write: the store is ready when this succeeds. A full disk, a read-only
     /// file or a held lock fail here even though reads still answer.
     pub async fn probe(&self, now: DateTime<Utc>) -> Result<(), StoreError> {

@@ -7,28 +7,21 @@
 use std::time::{Duration, Instant};
 
 use blendlab_inference::ModelConfig;
-use blendlab_server::{
-    config::ServerConfig,
-    startup::{Application, Settings},
+use blendlab_server::config::ServerConfig;
+use blendlab_tests::{
+    spawn_app_with, CompletionStream, ServerProcess, TempDir, TestApp, ADMIN_TOKEN,
 };
-use blendlab_tests::{CompletionStream, ServerProcess, TempDir, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
 };
 
-/// The front: the real app in-process, whose model `far` is served at `base_url`.
-struct Front {
-    base: String,
-    database_url: String,
-    _dir: TempDir,
-}
-
 /// How long the misbehaving endpoints' fronts wait for a silent endpoint.
 const IDLE_TIMEOUT_S: f64 = 1.0;
 
-async fn start_front(base_url: &str, remote_model: &str, idle_timeout_s: f64) -> Front {
+/// The front: the real app in-process, whose model `far` is served at `base_url`.
+async fn start_front(base_url: &str, remote_model: &str, idle_timeout_s: f64) -> TestApp {
     // The remote `blendlab serve` takes the same admin token; a variable per front, so that
     // tests running at once cannot see each other's.
     let key_variable = format!("BLENDLAB_TEST_FAR_KEY_{}", uuid::Uuid::new_v4().simple());
@@ -40,27 +33,11 @@ async fn start_front(base_url: &str, remote_model: &str, idle_timeout_s: f64) ->
         retries: 0,
         ..ModelConfig::remote("far", base_url)
     };
-    let dir = TempDir::new("front");
-    let database_url = format!("sqlite://{}", dir.join("front.db").display());
-    let app = Application::build(Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url: database_url.clone(),
-        admin_token: ADMIN_TOKEN.into(),
-        default_model: blendlab_cli::environment::default_model_path(),
-        config: ServerConfig {
-            models: vec![far],
-            ..ServerConfig::default()
-        },
+    spawn_app_with(ServerConfig {
+        models: vec![far],
+        ..ServerConfig::default()
     })
     .await
-    .expect("the front starts");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    Front {
-        base,
-        database_url,
-        _dir: dir,
-    }
 }
 
 fn counting(stream: bool) -> Value {
@@ -69,13 +46,13 @@ fn counting(stream: bool) -> Value {
 }
 
 /// A streamed counting completion through the front.
-async fn open_stream(front: &Front) -> CompletionStream {
-    CompletionStream::open(&reqwest::Client::new(), &front.base, &counting(true)).await
+async fn open_stream(front: &TestApp) -> CompletionStream {
+    CompletionStream::open(&reqwest::Client::new(), &front.address, &counting(true)).await
 }
 
 /// The front's assistant messages: (content, finish_reason).
-async fn logged_replies(front: &Front) -> Vec<(String, String)> {
-    let pool = sqlx::SqlitePool::connect(&front.database_url)
+async fn logged_replies(front: &TestApp) -> Vec<(String, String)> {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", front.db_path.display()))
         .await
         .unwrap();
     sqlx::query_as("SELECT content, finish_reason FROM messages WHERE role = 'assistant'")
@@ -228,7 +205,7 @@ async fn assert_clear_502(misbehaviour: Misbehaviour, limit: Duration, says: &st
     let front = start_front(&base_url, "broken", IDLE_TIMEOUT_S).await;
     let started = Instant::now();
     let response = reqwest::Client::new()
-        .post(format!("{}/v1/chat/completions", front.base))
+        .post(front.url("/v1/chat/completions"))
         .bearer_auth(ADMIN_TOKEN)
         .json(&counting(false))
         .timeout(Duration::from_secs(30))

@@ -55,7 +55,7 @@ impl AdaptivePolicies {
         now: DateTime<Utc>,
     ) -> Result<Arc<PolicySnapshotRow>, StoreError> {
         let version = self.version_at(now);
-        let key = (experiment.to_owned(), arm.name.to_string());
+        let key = key_of(experiment, arm);
         if let Some(snapshot) = self.served_at(&key, version) {
             return Ok(snapshot);
         }
@@ -121,16 +121,23 @@ impl AdaptivePolicies {
             Ok(snapshot) => Some(snapshot),
             Err(error) => {
                 tracing::warn!(%error, experiment, arm = %arm.name, "serving the last policy snapshot");
-                let key = (experiment.to_owned(), arm.name.to_string());
-                self.served.lock().expect("not poisoned").get(&key).cloned()
+                self.last_served(&key_of(experiment, arm))
             }
         }
     }
 
     fn served_at(&self, key: &(String, String), version: i64) -> Option<Arc<PolicySnapshotRow>> {
-        let served = self.served.lock().expect("not poisoned");
-        served.get(key).filter(|s| s.version == version).cloned()
+        self.last_served(key).filter(|s| s.version == version)
     }
+
+    fn last_served(&self, key: &(String, String)) -> Option<Arc<PolicySnapshotRow>> {
+        self.served.lock().expect("not poisoned").get(key).cloned()
+    }
+}
+
+/// Where a replica keeps an arm's snapshot: (experiment, arm).
+fn key_of(experiment: &str, arm: &Arm) -> (String, String) {
+    (experiment.to_owned(), arm.name.to_string())
 }
 
 /// The snapshot's probabilities in the arm's model order; `None` when they do not match the arm

@@ -201,6 +201,8 @@ impl Policies {
         if version <= self.version {
             return;
         }
+        // The first snapshot is the prior's, served whether or not any outcome is known yet.
+        let first = self.version == i64::MIN;
         self.version = version;
         let cutoff = version * self.interval;
         let mut changed = vec![false; self.arms.len()];
@@ -222,7 +224,7 @@ impl Policies {
         }
         for (arm, policy) in self.arms.iter_mut().enumerate() {
             let Some(policy) = policy else { continue };
-            if changed[arm] || self.snapshots.iter().all(|s| s.arm != arm) {
+            if changed[arm] || first {
                 policy.probabilities =
                     thompson_probabilities(&policy.counts, policy.min_probability);
                 self.snapshots.push(SimSnapshot {
@@ -260,13 +262,11 @@ impl Allocation for SnapshotAllocation<'_> {
         turn: u32,
         rng: &mut Rng,
     ) -> (usize, f64) {
-        let probabilities = self.policies.borrow().arms[arm]
-            .as_ref()
-            .map(|p| p.probabilities.clone());
-        match probabilities {
-            Some(p) => self
-                .inner
-                .component_from(arm, conversation_id, turn, &p, rng),
+        match &self.policies.borrow().arms[arm] {
+            Some(policy) => {
+                self.inner
+                    .component_from(arm, conversation_id, turn, &policy.probabilities, rng)
+            }
             None => self.inner.component(arm, conversation_id, turn, rng),
         }
     }
@@ -446,12 +446,7 @@ mod tests {
     fn an_adaptive_arm_learns_the_better_component_within_a_week_above_its_floors() {
         let population = population();
         let mut replies = Replies {
-            start: population
-                .start
-                .and_hms_opt(0, 0, 0)
-                .unwrap()
-                .and_utc()
-                .timestamp_micros(),
+            start: population.start_micros(),
             ..Replies::default()
         };
         let adaptive = [AdaptiveArm {

@@ -68,12 +68,7 @@ impl<'p> Enrolment<'p> {
     pub fn new(population: &'p Population) -> Self {
         Self {
             population,
-            start: population
-                .start
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight exists")
-                .and_utc()
-                .timestamp_micros(),
+            start: population.start_micros(),
             prefix: population.user_prefix(),
             candidate: 0,
             max_candidates: population
@@ -193,12 +188,7 @@ pub(crate) async fn user_days<S: LogSink>(
     sink: &mut S,
     summary: &mut SimSummary,
 ) -> Result<(), S::Error> {
-    let start = population
-        .start
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
-        .timestamp_micros();
+    let start = population.start_micros();
     let arm_spec = &population.arms[user.arm];
     let mut ids = Ids {
         user: user.id.clone(),

@@ -156,6 +156,15 @@ impl Population {
         }
     }
 
+    /// The first simulated day's midnight (UTC), in µs since the epoch.
+    pub fn start_micros(&self) -> i64 {
+        self.start
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_micros()
+    }
+
     /// `sim<seed>-`: simulated user ids never collide with real ones or another seed's.
     pub fn user_prefix(&self) -> String {
         format!("sim{}-", self.seed)
