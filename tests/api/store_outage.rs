@@ -67,6 +67,16 @@ async fn ask(method: Method, url: String, body: Option<Value>, what: &'static st
     }
 }
 
+/// `POST {base}{path}` as the admin.
+async fn post(base: &str, path: &str, body: Value, what: &'static str) -> Answer {
+    ask(Method::POST, format!("{base}{path}"), Some(body), what).await
+}
+
+/// `GET {base}{path}` as the admin; `what` is the path.
+async fn get(base: &str, path: &'static str) -> Answer {
+    ask(Method::GET, format!("{base}{path}"), None, path).await
+}
+
 /// A 503 naming the outage, with `Retry-After`, within [`FAST`].
 fn assert_outage_answer(answer: &Answer, code: &str) {
     assert_outage_named(answer, code);
@@ -102,13 +112,7 @@ async fn traffic(base: String, worker: usize, stop: Arc<AtomicBool>, log: Arc<Mu
         let body = json!({ "experiment": "chai-blend", "user_id": format!("outage-{worker}"),
                            "conversation_id": conversation, "message": format!("Message {turn}"),
                            "max_tokens": 3 });
-        let chat = ask(
-            Method::POST,
-            format!("{base}/api/v1/chat"),
-            Some(body),
-            "chat",
-        )
-        .await;
+        let chat = post(&base, "/api/v1/chat", body, "chat").await;
         if chat.status == 200 {
             let id = chat.body["conversation_id"].as_str().unwrap().to_owned();
             log.lock().unwrap().replies.push((
@@ -122,10 +126,10 @@ async fn traffic(base: String, worker: usize, stop: Arc<AtomicBool>, log: Arc<Mu
         let events: Vec<Value> = (0..5)
             .map(|i| json!({ "user_id": user, "kind": "tick", "value": i }))
             .collect();
-        let batch = ask(
-            Method::POST,
-            format!("{base}/api/v1/events"),
-            Some(json!({ "events": events })),
+        let batch = post(
+            &base,
+            "/api/v1/events",
+            json!({ "events": events }),
             "events",
         )
         .await;
@@ -144,13 +148,7 @@ async fn time_to_heal(base: &str) -> Duration {
     let started = Instant::now();
     let healed_in = loop {
         let body = json!({ "events": [{ "user_id": "healer", "kind": "tick" }] });
-        let answer = ask(
-            Method::POST,
-            format!("{base}/api/v1/events"),
-            Some(body),
-            "events",
-        )
-        .await;
+        let answer = post(base, "/api/v1/events", body, "events").await;
         if answer.status == 200 {
             break started.elapsed();
         }
@@ -161,13 +159,7 @@ async fn time_to_heal(base: &str) -> Duration {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let body = json!({ "experiment": "chai-blend", "user_id": "healer", "message": "Back?", "max_tokens": 2 });
-    let chat = ask(
-        Method::POST,
-        format!("{base}/api/v1/chat"),
-        Some(body),
-        "chat",
-    )
-    .await;
+    let chat = post(base, "/api/v1/chat", body, "chat").await;
     assert_eq!(chat.status, 200, "chat after healing: {chat:?}");
     healed_in
 }
@@ -178,24 +170,12 @@ async fn assert_refused_while_out(server: &ServerProcess, user: &str, code: &str
     let base = &server.base;
     let body =
         json!({ "experiment": "chai-blend", "user_id": user, "message": "Hi", "max_tokens": 2 });
-    let chat = ask(
-        Method::POST,
-        format!("{base}/api/v1/chat"),
-        Some(body),
-        "chat",
-    )
-    .await;
+    let chat = post(base, "/api/v1/chat", body, "chat").await;
     assert_outage_answer(&chat, code);
     let events = json!({ "events": [{ "user_id": user, "kind": "tick" }] });
-    let batch = ask(
-        Method::POST,
-        format!("{base}/api/v1/events"),
-        Some(events),
-        "events",
-    )
-    .await;
+    let batch = post(base, "/api/v1/events", events, "events").await;
     assert_outage_answer(&batch, code);
-    let ready = ask(Method::GET, format!("{base}/readyz"), None, "readyz").await;
+    let ready = get(base, "/readyz").await;
     assert_eq!(
         ready.status, 503,
         "unready while the store is out: {ready:?}"
@@ -209,13 +189,7 @@ async fn assert_heals(server: &ServerProcess) -> Duration {
         healed_in < HEALS_WITHIN,
         "service resumed {healed_in:?} after the store"
     );
-    let ready = ask(
-        Method::GET,
-        format!("{}/readyz", server.base),
-        None,
-        "readyz",
-    )
-    .await;
+    let ready = get(&server.base, "/readyz").await;
     assert_eq!(ready.status, 200, "ready again: {ready:?}");
     healed_in
 }
@@ -298,27 +272,29 @@ async fn postgres_stopped_under_load_is_a_fast_503_and_heals_without_a_restart()
         .unwrap();
     let down = Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let ready = ask(
-        Method::GET,
-        format!("{}/readyz", server.base),
-        None,
-        "readyz",
-    )
-    .await;
+    let ready = get(&server.base, "/readyz").await;
     assert_eq!(
         ready.status, 503,
         "unready while the store is down: {ready:?}"
     );
     assert!(ready.took < FAST, "{ready:?}");
-    let admin = ask(
-        Method::GET,
-        format!("{}/api/v1/experiments", server.base),
-        None,
-        "admin",
-    )
-    .await;
+    let admin = get(&server.base, "/api/v1/experiments").await;
     assert_outage_answer(&admin, "store_unavailable");
-    tokio::time::sleep(Duration::from_secs(3).saturating_sub(down.elapsed())).await;
+    // Down for at least 3 s, and until the load has met it: on a loaded machine one chat can
+    // spend the whole outage generating, and then stores its turn after the restart.
+    let met = |what: &str| {
+        let log = log.lock().unwrap();
+        log.answers
+            .iter()
+            .any(|a| a.what == what && a.sent_at >= down && a.status != 200)
+    };
+    while down.elapsed() < Duration::from_secs(3) || !(met("chat") && met("events")) {
+        assert!(
+            down.elapsed() < Duration::from_secs(60),
+            "the load never met the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let starting = cluster.clone();
     tokio::task::spawn_blocking(move || starting.start())
