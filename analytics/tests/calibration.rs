@@ -8,6 +8,9 @@ fn the_report_statistics_keep_their_promises() {
         runs: 1_000,
         aa_users: 6_000,
         trial_users: 300,
+        adaptive_aa_users: 600,
+        // Checked at a 600 s refresh by the simulator's own unit test; the bench runs 60 s.
+        learning_refresh_s: None,
         seed: 7,
     });
     let names: Vec<&str> = checks.iter().map(|c| c.name).collect();
@@ -29,6 +32,7 @@ fn the_report_statistics_keep_their_promises() {
             }
         }
     }
+    expected.push("adaptive_aa");
     assert_eq!(names, expected);
     for check in &checks {
         println!(

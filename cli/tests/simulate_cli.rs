@@ -189,6 +189,51 @@ fn bad_flags_are_named() {
     assert!(!std::path::Path::new(out).exists());
 }
 
+/// The store holds the simulated history's snapshots, oldest first, and each one's counts are
+/// what the server counts from the stored rows at its cut-off: a server taking over from the
+/// seeded history computes its next versions by the same arithmetic.
+fn simulated_snapshots_count_what_the_store_counts(db: &str, first_logged_version: &i64) {
+    use blendlab_experiments::Reward;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = blendlab_store::Store::connect(db).await.unwrap();
+        let snapshots = store.policy_snapshots("chai-blend", "blend").await.unwrap();
+        assert!(snapshots.len() > 20, "{} snapshots", snapshots.len());
+        assert!(snapshots[0].version <= *first_logged_version);
+        assert!(snapshots.windows(2).all(|w| w[0].version < w[1].version));
+        let models: Vec<String> = snapshots[0]
+            .models
+            .iter()
+            .map(|m| m.model.clone())
+            .collect();
+        assert_eq!(models, ["small-a", "small-b", "small-c"]);
+        let step = snapshots.len() / 8;
+        for snapshot in snapshots.iter().step_by(step.max(1)) {
+            let counted = store
+                .reward_counts(
+                    "chai-blend",
+                    "blend",
+                    &models,
+                    Reward::Continuation,
+                    snapshot.cutoff,
+                )
+                .await
+                .unwrap();
+            let simulated: Vec<(u64, u64)> = snapshot
+                .models
+                .iter()
+                .map(|m| (m.successes, m.failures))
+                .collect();
+            let stored: Vec<(u64, u64)> =
+                counted.iter().map(|c| (c.successes, c.failures)).collect();
+            assert_eq!(simulated, stored, "version {}", snapshot.version);
+        }
+    });
+}
+
 /// The example with its blend adaptive: simulated history learns from its own outcomes on the
 /// refresh interval, the same into Parquet as into the store.
 #[test]
@@ -253,6 +298,14 @@ fn an_adaptive_blend_is_simulated_learning_from_its_own_outcomes() {
         small_a.iter().any(|p| (p - 1.0 / 3.0).abs() < 1e-9),
         "the prior is uniform"
     );
+
+    let versions = replies.column("policy_version").unwrap().i64().unwrap();
+    assert_eq!(
+        versions.null_count(),
+        0,
+        "every blend reply logs the snapshot it was drawn from"
+    );
+    simulated_snapshots_count_what_the_store_counts(&db, &versions.min().unwrap());
 
     let from_parquet = report(&["--data", data.to_str().unwrap()]);
     let from_store = report(&["--db", &db]);

@@ -32,6 +32,9 @@ pub struct PolicySnapshotRow {
     pub models: Vec<SnapshotModel>,
 }
 
+/// Six parameters a row, well under SQLite's 32,766 a statement.
+const SNAPSHOTS_PER_STATEMENT: usize = 5_000;
+
 type SnapshotColumns = (String, String, i64, i64, i64, String);
 
 impl Store {
@@ -133,6 +136,48 @@ impl Store {
         .fetch_one(pool)
         .await?);
         snapshot_from_row(stored)
+    }
+
+    /// Stores many snapshots at once (simulated history), in one transaction; a version stored
+    /// already is kept, as by [`Store::settle_policy_snapshot`]. Returns how many were new.
+    #[tracing::instrument(skip_all, fields(snapshots = snapshots.len()))]
+    pub async fn insert_policy_snapshots(
+        &self,
+        snapshots: &[PolicySnapshotRow],
+    ) -> Result<u64, StoreError> {
+        let mut rows = Vec::with_capacity(snapshots.len());
+        for snapshot in snapshots {
+            let models = serde_json::to_string(&snapshot.models)
+                .map_err(|e| StoreError::Unexpected(e.into()))?;
+            rows.push((snapshot, models));
+        }
+        macro_rules! insert_all {
+            ($pool:expr, $db:ty) => {{
+                let mut tx = $pool.begin().await?;
+                let mut inserted = 0;
+                for chunk in rows.chunks(SNAPSHOTS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO policy_snapshots (experiment, arm, version, cutoff, computed_at, models) ",
+                    );
+                    query.push_values(chunk, |mut row, (snapshot, models)| {
+                        row.push_bind(snapshot.experiment.as_str())
+                            .push_bind(snapshot.arm.as_str())
+                            .push_bind(snapshot.version)
+                            .push_bind(to_micros(snapshot.cutoff))
+                            .push_bind(to_micros(snapshot.computed_at))
+                            .push_bind(models.as_str());
+                    });
+                    query.push(" ON CONFLICT (experiment, arm, version) DO NOTHING");
+                    inserted += query.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await?;
+                inserted
+            }};
+        }
+        Ok(match &self.pool {
+            crate::Pool::Sqlite(pool) => insert_all!(pool, sqlx::Sqlite),
+            crate::Pool::Postgres(pool) => insert_all!(pool, sqlx::Postgres),
+        })
     }
 
     /// Every stored snapshot of (`experiment`, `arm`), oldest first.

@@ -57,6 +57,8 @@ pub struct SimulatedMessage {
     pub model: Option<String>,
     pub content: &'static str,
     pub choice_prob: Option<f64>,
+    /// The adaptive arm's snapshot the component was drawn from.
+    pub policy_version: Option<i64>,
     pub latency_ms: Option<f64>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
@@ -153,10 +155,10 @@ macro_rules! insert_batch {
             tx,
             $db,
             "INSERT INTO messages (message_id, conversation_id, position, user_id, experiment, arm,
-                role, content, model, choice_prob, latency_ms, prompt_tokens, completion_tokens,
-                finish_reason, created_at, simulated) ",
+                role, content, model, choice_prob, policy_version, latency_ms, prompt_tokens,
+                completion_tokens, finish_reason, created_at, simulated) ",
             "",
-            16,
+            17,
             &batch.messages,
             |mut row, m: &SimulatedMessage| {
                 let is_user = m.model.is_none();
@@ -170,6 +172,7 @@ macro_rules! insert_batch {
                     .push_bind(m.content)
                     .push_bind(m.model.as_deref())
                     .push_bind(m.choice_prob)
+                    .push_bind(m.policy_version)
                     .push_bind(m.latency_ms)
                     .push_bind(m.prompt_tokens)
                     .push_bind(m.completion_tokens)

@@ -480,7 +480,8 @@ async fn simulated_history_is_written_in_bulk_and_recognised(store: &Store) {
                 arm: "blend".into(),
                 model: (position == 1).then(|| "small-a".to_owned()),
                 content: "simulated",
-                choice_prob: None,
+                choice_prob: (position == 1).then_some(0.5),
+                policy_version: (position == 1).then_some(u),
                 latency_ms: None,
                 prompt_tokens: None,
                 completion_tokens: None,
@@ -519,6 +520,9 @@ async fn simulated_history_is_written_in_bulk_and_recognised(store: &Store) {
         .await
         .unwrap();
     assert_eq!(messages.message_id.len() as i64, 2 * users);
+    let versions: Vec<i64> = messages.policy_version.iter().flatten().copied().collect();
+    assert_eq!(versions.len() as i64, users, "one version per reply");
+    assert_eq!(versions.iter().sum::<i64>(), users * (users - 1) / 2);
     assert_eq!(store.message_count("sim7-c999").await.unwrap(), 2);
 }
 

@@ -19,6 +19,12 @@ pub struct CalibrationArgs {
     /// Users per simulated micro-randomized trial (the blend-component checks).
     #[arg(long, default_value_t = CalibrationConfig::full().trial_users)]
     trial_users: u64,
+    /// Users per uniform-vs-thompson A/A experiment (both arms; whole simulated histories).
+    #[arg(long, default_value_t = CalibrationConfig::full().adaptive_aa_users)]
+    adaptive_aa_users: u64,
+    /// Seconds between the adaptive learning check's snapshots.
+    #[arg(long, default_value_t = 60)]
+    learning_refresh_s: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[arg(long)]
@@ -31,6 +37,8 @@ pub async fn calibration(args: CalibrationArgs) -> anyhow::Result<()> {
         runs: args.runs,
         aa_users: args.aa_users,
         trial_users: args.trial_users,
+        adaptive_aa_users: args.adaptive_aa_users,
+        learning_refresh_s: Some(args.learning_refresh_s),
         seed: args.seed,
     };
     let started = Instant::now();

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::synthetic::{
-    continuation_for, simulate_adaptive, AdaptiveArm, Allocation, Behaviour, LogSink, ParquetSink,
-    Population, Rng, SimArm, SimSummary,
+    continuation_for, simulate_adaptive, AdaptiveArm, AdaptiveRun, Allocation, Behaviour, LogSink,
+    ParquetSink, Population, Rng, SimArm, SimSummary,
 };
 use anyhow::Context as _;
 use blendlab_experiments::{BlendPolicy, Experiment};
@@ -261,13 +261,14 @@ pub const DEFAULT_POLICY_REFRESH_S: u64 = 60;
 
 /// Simulates `population` into `sink` with the experiment's own assignment and policies. Its
 /// adaptive arms learn from the simulated outcomes, refreshing their snapshots every `refresh_s`
-/// seconds as the server would (`crate::synthetic::simulate_adaptive`).
+/// seconds as the server would (`crate::synthetic::simulate_adaptive`); the run holds the
+/// snapshots they served (none without adaptive arms).
 pub(crate) fn simulate_experiment<S: LogSink>(
     experiment: Experiment,
     population: &Population,
     refresh_s: u64,
     sink: &mut S,
-) -> Result<SimSummary, S::Error> {
+) -> Result<AdaptiveRun, S::Error> {
     let adaptive: Vec<AdaptiveArm> = experiment
         .arms()
         .iter()
@@ -283,10 +284,13 @@ pub(crate) fn simulate_experiment<S: LogSink>(
         .collect();
     let allocation = ExperimentAllocation(experiment);
     if adaptive.is_empty() {
-        return crate::synthetic::simulate(population, &allocation, sink);
+        let summary = crate::synthetic::simulate(population, &allocation, sink)?;
+        return Ok(AdaptiveRun {
+            summary,
+            snapshots: Vec::new(),
+        });
     }
-    let run = simulate_adaptive(population, &allocation, &adaptive, refresh_s, sink)?;
-    Ok(run.summary)
+    simulate_adaptive(population, &allocation, &adaptive, refresh_s, sink)
 }
 
 async fn to_parquet(
@@ -299,7 +303,7 @@ async fn to_parquet(
     tokio::task::spawn_blocking(move || {
         let sink = ParquetSink::create(&dir, &population.experiment)?;
         let mut sink = Progress::new(sink, population.users);
-        let summary = simulate_experiment(experiment, &population, refresh_s, &mut sink)?;
+        let summary = simulate_experiment(experiment, &population, refresh_s, &mut sink)?.summary;
         sink.into_inner().finish()?;
         anyhow::Ok(summary)
     })

@@ -2,18 +2,19 @@
 //! bounded channel to a writer task, so generation and SQLite inserts overlap on two cores.
 
 use crate::synthetic::{
-    LogSink, Population, SimAssignment, SimConversation, SimEvent, SimMessage, SimSummary,
+    LogSink, Population, SimAssignment, SimConversation, SimEvent, SimMessage, SimSnapshot,
+    SimSummary,
 };
 use anyhow::Context as _;
 use blendlab_experiments::Experiment;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::progress::Progress;
 use super::simulate_experiment;
 use blendlab_store::{
-    SimulatedAssignment, SimulatedBatch, SimulatedConversation, SimulatedEvent, SimulatedMessage,
-    Store,
+    PolicySnapshotRow, SimulatedAssignment, SimulatedBatch, SimulatedConversation, SimulatedEvent,
+    SimulatedMessage, SnapshotModel, Store,
 };
 
 /// Messages per transaction: hot index pages are written to the WAL once per commit, so larger
@@ -104,15 +105,20 @@ async fn write(
 
     let (sender, mut receiver) = mpsc::channel::<SimulatedBatch>(CHANNEL_BATCHES);
     let total = population.users;
+    let arms: Vec<(String, Vec<String>)> = population
+        .arms
+        .iter()
+        .map(|arm| (arm.name.clone(), arm.models.clone()))
+        .collect();
     let generator = tokio::task::spawn_blocking(move || {
         let sink = StoreSink {
             batch: SimulatedBatch::default(),
             sender,
         };
         let mut sink = Progress::new(sink, total);
-        let summary = simulate_experiment(experiment, &population, refresh_s, &mut sink)?;
+        let run = simulate_experiment(experiment, &population, refresh_s, &mut sink)?;
         sink.into_inner().flush()?;
-        anyhow::Ok(summary)
+        anyhow::Ok(run)
     });
     let mut writer = store.simulated_writer(&key).await?;
     let mut written = Ok(());
@@ -126,13 +132,54 @@ async fn write(
     drop(receiver);
     let generated = generator.await?;
     written?;
+    let run = generated?;
     writer
         .finish()
         .await
         .context("indexing the simulated rows")?;
+    // The adaptive arms' snapshots, as the server would have stored them: `GET .../policy` and
+    // the dashboard show the simulated history's learning, and the server's later versions
+    // continue from the counts in the simulated rows.
+    let snapshots: Vec<PolicySnapshotRow> = run
+        .snapshots
+        .iter()
+        .map(|snapshot| snapshot_row(&key, &arms, snapshot))
+        .collect();
+    store
+        .insert_policy_snapshots(&snapshots)
+        .await
+        .context("storing the simulated policy snapshots")?;
     // Simulated history lands in days the incremental report may have kept already.
     store.forget_report_parts(Some(&key)).await?;
-    generated
+    Ok(run.summary)
+}
+
+/// A simulated snapshot as the store keeps it; computed at its cut-off.
+fn snapshot_row(
+    experiment: &str,
+    arms: &[(String, Vec<String>)],
+    snapshot: &SimSnapshot,
+) -> PolicySnapshotRow {
+    let (arm, models) = &arms[snapshot.arm];
+    let cutoff = DateTime::from_timestamp_micros(snapshot.cutoff).unwrap_or_default();
+    PolicySnapshotRow {
+        experiment: experiment.to_owned(),
+        arm: arm.clone(),
+        version: snapshot.version,
+        cutoff,
+        computed_at: cutoff,
+        models: models
+            .iter()
+            .zip(&snapshot.probabilities)
+            .zip(&snapshot.counts)
+            .map(|((model, probability), counts)| SnapshotModel {
+                model: model.clone(),
+                probability: *probability,
+                successes: counts.successes,
+                failures: counts.failures,
+            })
+            .collect(),
+    }
 }
 
 struct StoreSink {
@@ -185,6 +232,7 @@ impl LogSink for StoreSink {
             model: row.reply.map(|r| r.model.to_owned()),
             content: &FILLER[..chars],
             choice_prob: row.reply.map(|r| r.choice_prob),
+            policy_version: row.reply.and_then(|r| r.policy_version),
             latency_ms: row.reply.map(|r| r.latency_ms),
             prompt_tokens: row.reply.map(|r| r.prompt_tokens),
             completion_tokens: row.reply.map(|r| r.completion_tokens),

@@ -5,6 +5,16 @@ use std::convert::Infallible;
 
 use super::{LogSink, SimAssignment, SimConversation, SimEvent, SimMessage, SimReply, SimSummary};
 
+/// A [`SimReply`] that outlives its sink call.
+struct OwnedReply {
+    model: String,
+    choice_prob: f64,
+    latency_ms: f64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    policy_version: Option<i64>,
+}
+
 enum Row {
     Assignment {
         user_id: String,
@@ -23,8 +33,7 @@ enum Row {
         user_id: String,
         arm: String,
         position: u32,
-        /// (model, choice_prob, latency_ms, prompt_tokens, completion_tokens)
-        reply: Option<(String, f64, f64, i64, i64)>,
+        reply: Option<OwnedReply>,
         created_at: i64,
         content_chars: u32,
     },
@@ -84,11 +93,12 @@ impl Buffer {
                     arm: &arm,
                     position,
                     reply: reply.as_ref().map(|r| SimReply {
-                        model: &r.0,
-                        choice_prob: r.1,
-                        latency_ms: r.2,
-                        prompt_tokens: r.3,
-                        completion_tokens: r.4,
+                        model: &r.model,
+                        choice_prob: r.choice_prob,
+                        latency_ms: r.latency_ms,
+                        prompt_tokens: r.prompt_tokens,
+                        completion_tokens: r.completion_tokens,
+                        policy_version: r.policy_version,
                     }),
                     created_at,
                     content_chars,
@@ -143,14 +153,13 @@ impl LogSink for Buffer {
             user_id: row.user_id.to_owned(),
             arm: row.arm.to_owned(),
             position: row.position,
-            reply: row.reply.map(|r| {
-                (
-                    r.model.to_owned(),
-                    r.choice_prob,
-                    r.latency_ms,
-                    r.prompt_tokens,
-                    r.completion_tokens,
-                )
+            reply: row.reply.map(|r| OwnedReply {
+                model: r.model.to_owned(),
+                choice_prob: r.choice_prob,
+                latency_ms: r.latency_ms,
+                prompt_tokens: r.prompt_tokens,
+                completion_tokens: r.completion_tokens,
+                policy_version: r.policy_version,
             }),
             created_at: row.created_at,
             content_chars: row.content_chars,

@@ -315,6 +315,7 @@ async fn active_day<S: LogSink>(
                 latency_ms: latency_ms as f64,
                 prompt_tokens: 40 + rng.below(600) as i64,
                 completion_tokens: 10 + rng.below(60) as i64,
+                policy_version: allocation.policy_version(day.arm),
             };
             let content_chars = 20 + rng.below(300) as u32;
             ids.set_message(position);

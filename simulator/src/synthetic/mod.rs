@@ -189,6 +189,11 @@ pub trait Allocation {
 
     /// The same draw against `probabilities` (an adaptive arm's snapshot, one per model). By
     /// default from the simulation's random stream.
+    /// The version of the snapshot `arm` draws from now: `None` unless the arm is adaptive.
+    fn policy_version(&self, _arm: usize) -> Option<i64> {
+        None
+    }
+
     fn component_from(
         &self,
         _arm: usize,
@@ -290,6 +295,8 @@ pub struct SimReply<'a> {
     pub latency_ms: f64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
+    /// The snapshot an adaptive arm drew the component from; `None` for fixed policies.
+    pub policy_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy)]

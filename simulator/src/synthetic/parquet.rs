@@ -190,6 +190,7 @@ struct Messages {
     prompt_tokens: Vec<Option<i64>>,
     completion_tokens: Vec<Option<i64>>,
     choice_prob: Vec<Option<f64>>,
+    policy_version: Vec<Option<i64>>,
     content_chars: Vec<i64>,
 }
 
@@ -208,6 +209,7 @@ impl Messages {
             prompt_tokens: Vec::with_capacity(BATCH_ROWS),
             completion_tokens: Vec::with_capacity(BATCH_ROWS),
             choice_prob: Vec::with_capacity(BATCH_ROWS),
+            policy_version: Vec::with_capacity(BATCH_ROWS),
             content_chars: Vec::with_capacity(BATCH_ROWS),
         }
     }
@@ -225,6 +227,8 @@ impl Messages {
         self.completion_tokens
             .push(row.reply.map(|r| r.completion_tokens));
         self.choice_prob.push(row.reply.map(|r| r.choice_prob));
+        self.policy_version
+            .push(row.reply.and_then(|r| r.policy_version));
         self.content_chars.push(i64::from(row.content_chars));
     }
 
@@ -245,6 +249,7 @@ impl Messages {
             Column::new("prompt_tokens".into(), self.prompt_tokens),
             Column::new("completion_tokens".into(), self.completion_tokens),
             Column::new("choice_prob".into(), self.choice_prob),
+            Column::new("policy_version".into(), self.policy_version),
             Column::new("content_chars".into(), self.content_chars),
             Column::new(SIMULATED.into(), vec![true; self.rows]),
         ])

@@ -16,7 +16,8 @@ use crate::{auth::Admin, error::ApiError, state::AppState};
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PolicyQuery {
-    /// `true` also lists every stored snapshot of each adaptive arm, oldest first.
+    /// `true` also lists the stored snapshots of each adaptive arm, oldest first: all of them, or
+    /// `HISTORY_POINTS` evenly spaced.
     // Documented as text ("true" or "false", as it travels): schemathesis' generator trips over
     // boolean query parameters on this CPython (an AST recursion SystemError in hypothesis).
     #[serde(default)]
@@ -78,9 +79,27 @@ async fn arm_policy(
     view["min_probability"] = json!(policy.min_probability);
     if history {
         let stored = state.store.policy_snapshots(key, arm.name.as_str()).await?;
-        view["history"] = stored.iter().map(snapshot_view).collect();
+        view["history"] = evenly_spaced(&stored, HISTORY_POINTS)
+            .map(snapshot_view)
+            .collect();
     }
     Ok(view)
+}
+
+/// Snapshots a history lists at most: a year of hourly versions would be 8,760, a simulated
+/// month refreshed every minute tens of thousands; a chart needs far fewer.
+const HISTORY_POINTS: usize = 1_000;
+
+/// At most `points` of `items` (at least 2), evenly spaced, the first and the last included.
+fn evenly_spaced<T>(items: &[T], points: usize) -> impl Iterator<Item = &T> {
+    let points = points.max(2);
+    let step = if items.len() <= points {
+        1.0
+    } else {
+        (items.len() - 1) as f64 / (points - 1) as f64
+    };
+    let count = items.len().min(points);
+    (0..count).map(move |i| &items[((i as f64 * step).round() as usize).min(items.len() - 1)])
 }
 
 fn snapshot_view(snapshot: &PolicySnapshotRow) -> Value {
@@ -90,4 +109,21 @@ fn snapshot_view(snapshot: &PolicySnapshotRow) -> Value {
         "cutoff": snapshot.cutoff,
         "models": snapshot.models,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::evenly_spaced;
+
+    #[test]
+    fn a_long_history_is_thinned_evenly_keeping_both_ends() {
+        let versions: Vec<u32> = (0..10_001).collect();
+        let kept: Vec<u32> = evenly_spaced(&versions, 1_000).copied().collect();
+        assert_eq!(kept.len(), 1_000);
+        assert_eq!((kept[0], kept[999]), (0, 10_000));
+        assert!(kept.windows(2).all(|w| (10..=11).contains(&(w[1] - w[0]))));
+        let short: Vec<u32> = evenly_spaced(&versions[..5], 1_000).copied().collect();
+        assert_eq!(short, [0, 1, 2, 3, 4]);
+        assert_eq!(evenly_spaced(&versions[..0], 1_000).count(), 0);
+    }
 }
