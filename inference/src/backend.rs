@@ -131,7 +131,25 @@ pub trait ChatBackend: Send + Sync {
     /// that ends with a reply another component wrote) in the background, at low priority, so
     /// that this component is ready if it is picked next. Best effort; without a cache, nothing.
     /// The backend holds `ticket` until the catch-up is done, replaced or given up.
-    fn catch_up(&self, _request: GenerationRequest, _ticket: CatchUpTicket) {}
+    fn catch_up(
+        &self,
+        _request: GenerationRequest,
+        _ticket: CatchUpTicket,
+        _priority: CatchUpPriority,
+    ) {
+    }
+}
+
+/// Which catch-ups go first. The component that writes a conversation's next turn is known as
+/// soon as a reply is stored (the draw is a function of salt, conversation and turn), so it reads
+/// the new turn first, beside the replies being written; the others read it only when the engine
+/// has nothing else to do, so that a user who answers at once does not wait on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUpPriority {
+    /// The component drawn for the conversation's next turn.
+    Next,
+    /// Another component of the blend.
+    WhenIdle,
 }
 
 /// How many of a component's background catch-ups are under way or waiting: the engine's own

@@ -11,8 +11,8 @@ mod remote;
 mod reply_text;
 
 pub use backend::{
-    CatchUpCounter, CatchUpTicket, ChatBackend, ChatMessage, FinishReason, Generation,
-    GenerationRequest, InferenceError, Role, TextDeltas,
+    CatchUpCounter, CatchUpPriority, CatchUpTicket, ChatBackend, ChatMessage, FinishReason,
+    Generation, GenerationRequest, InferenceError, Role, TextDeltas,
 };
 pub use config::{BackendKind, ModelConfig};
 pub use llama::log_llama_to_tracing;

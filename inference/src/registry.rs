@@ -10,8 +10,8 @@ use anyhow::Context as _;
 
 use crate::{
     backend::{
-        CatchUpCounter, ChatBackend, ChatMessage, Generation, GenerationRequest, InferenceError,
-        Role, TextDeltas,
+        CatchUpCounter, CatchUpPriority, ChatBackend, ChatMessage, Generation, GenerationRequest,
+        InferenceError, Role, TextDeltas,
     },
     config::{BackendKind, ModelConfig},
     llama::{LlamaEngine, LlamaEngineSettings},
@@ -73,13 +73,21 @@ impl RegisteredModel {
 
     /// Lets this component read a turn another component of its blend wrote, in the background,
     /// so that it is ready if it is picked next.
-    pub fn catch_up(&self, history: &[ChatMessage], conversation_id: &str) {
+    pub fn catch_up(
+        &self,
+        history: &[ChatMessage],
+        conversation_id: &str,
+        priority: CatchUpPriority,
+    ) {
         let options = ReplyOptions {
             conversation_id: Some(conversation_id.to_owned()),
             ..ReplyOptions::default()
         };
-        self.backend
-            .catch_up(self.request(history, options), self.catch_ups.ticket());
+        self.backend.catch_up(
+            self.request(history, options),
+            self.catch_ups.ticket(),
+            priority,
+        );
     }
 
     fn request(&self, history: &[ChatMessage], options: ReplyOptions) -> GenerationRequest {

@@ -145,6 +145,100 @@ async fn blend_components_catch_up_while_the_user_types() {
     }
 }
 
+/// Each model's pending catch-ups, as `/metrics` shows them.
+async fn catch_ups_pending_of(app: &TestApp, model: &str) -> f64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("blendlab_catch_ups_pending{{model=\"{model}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no gauge for {model}:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// A blend conversation whose first turn is small-a's and whose second is drawn for small-c: the
+/// arm's model order puts small-b, the component not drawn, before the next one, so catching up
+/// in arrival order would read small-b first.
+fn conversation_with_small_c_next() -> String {
+    let definition = serde_json::from_value(example_definition()).unwrap();
+    let experiment = blendlab_experiments::Experiment::parse(definition, |_| true).unwrap();
+    let blend = experiment
+        .arms()
+        .iter()
+        .find(|a| a.name.as_str() == "blend")
+        .unwrap();
+    let model_of = |conversation: &str, turn: u32| {
+        let draw = blend.draw_component(experiment.salt(), conversation, turn);
+        blend.models[draw.model_index].clone()
+    };
+    (0..)
+        .map(|i| format!("next-first-{i}"))
+        .find(|c| model_of(c, 0) == "small-a" && model_of(c, 1) == "small-c")
+        .unwrap()
+}
+
+/// While another reply keeps the engine busy, the component drawn for the next turn reads the
+/// new turn beside it and the component not drawn waits for an idle engine (issue 24, item 3).
+#[tokio::test]
+async fn the_next_turns_component_catches_up_first_and_the_others_when_idle() {
+    let mut config = ServerConfig::default();
+    let large = config.models.iter_mut().find(|m| m.id == "large").unwrap();
+    // Greedy counting without a stop string: a reply that keeps the engine busy for seconds.
+    (large.stop, large.max_tokens, large.temperature) = (Vec::new(), 1000, 0.0);
+    let app = spawn_app_with(config).await;
+    app.start_experiment(&example_definition()).await;
+    let user = user_in(&app, "blend").await;
+    let conversation = conversation_with_small_c_next();
+
+    let client = reqwest::Client::new();
+    let mut busy = blendlab_tests::CompletionStream::open(
+        &client,
+        &app.address,
+        &json!({ "model": "large", "stream": true, "max_tokens": 1000, "temperature": 0,
+                 "messages": [{ "role": "user", "content": "Count with me: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10," }] }),
+    )
+    .await;
+    assert!(busy.read_until_text().await, "the busy reply started");
+    let (status, body) = app
+        .post_json(
+            "/api/v1/chat",
+            &json!({ "experiment": "chai-blend", "user_id": user, "conversation_id": conversation,
+                     "message": LINES[0], "max_tokens": 8 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["model"], "small-a", "{body}");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while catch_ups_pending_of(&app, "small-c").await > 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the next turn's component is still catching up after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        catch_ups_pending_of(&app, "small-b").await,
+        1.0,
+        "the component not drawn waits while the engine is busy"
+    );
+    busy.read_to_end().await;
+    assert_eq!(
+        busy.finish_reason(),
+        "length",
+        "the busy reply ran throughout"
+    );
+    until_caught_up(&app).await;
+}
+
 /// A greedy reply through the OpenAI endpoint, continuing `conversation`.
 async fn greedy(app: &TestApp, conversation: &str, messages: &[Value]) -> Value {
     let (status, body) = app

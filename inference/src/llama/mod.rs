@@ -34,7 +34,8 @@ use tokio::sync::oneshot;
 
 use crate::{
     backend::{
-        CatchUpTicket, ChatBackend, Generation, GenerationRequest, InferenceError, TextDeltas,
+        CatchUpPriority, CatchUpTicket, ChatBackend, Generation, GenerationRequest, InferenceError,
+        TextDeltas,
     },
     prompt::PromptTemplate,
 };
@@ -78,7 +79,7 @@ pub(crate) enum JobKind {
         deltas: Option<TextDeltas>,
         answer: oneshot::Sender<Result<Generation, InferenceError>>,
     },
-    CatchUp(CatchUpTicket),
+    CatchUp(CatchUpTicket, CatchUpPriority),
 }
 
 impl Job {
@@ -86,7 +87,7 @@ impl Job {
     pub fn is_abandoned(&self) -> bool {
         match &self.kind {
             JobKind::Reply { deltas, answer } => nobody_waits(answer, deltas.as_ref()),
-            JobKind::CatchUp(_) => false,
+            JobKind::CatchUp(..) => false,
         }
     }
 
@@ -250,13 +251,18 @@ impl ChatBackend for LlamaEngine {
         })?
     }
 
-    fn catch_up(&self, request: GenerationRequest, ticket: CatchUpTicket) {
+    fn catch_up(
+        &self,
+        request: GenerationRequest,
+        ticket: CatchUpTicket,
+        priority: CatchUpPriority,
+    ) {
         // Best effort: a full queue means the engine has better things to do (and drops the
         // ticket with the job).
         let _ = self.submit(Job {
             request,
             template: self.template,
-            kind: JobKind::CatchUp(ticket),
+            kind: JobKind::CatchUp(ticket, priority),
         });
     }
 }

@@ -1,6 +1,7 @@
 //! Continuous batching on one context: every step decodes one token for each reply being
 //! written, plus prompt chunks of replies starting, plus (with what is left) background
-//! catch-ups. New jobs join between steps.
+//! catch-ups: first those of components drawn for their conversation's next turn, and the
+//! others only in steps with nothing else to do. New jobs join between steps.
 
 use std::{collections::VecDeque, sync::mpsc};
 
@@ -14,13 +15,13 @@ use super::{
     slots::{Holder, Slots},
     Job, JobKind,
 };
-use crate::backend::{FinishReason, InferenceError};
+use crate::backend::{CatchUpPriority, FinishReason, InferenceError};
 
 /// Tokens one decode step may carry.
 pub(super) const BATCH_TOKENS: usize = 512;
 /// Prompt tokens per step while replies are being sampled: a bigger step would stall them.
 const PREFILL_WHILE_DECODING: usize = 128;
-/// Catch-up tokens per step while anything else runs: catch-ups only use idle time.
+/// Catch-up tokens per step while replies run: a next turn's component reads on beside them.
 const CATCH_UP_WHILE_BUSY: usize = 16;
 
 pub(super) struct Scheduler<'m> {
@@ -65,11 +66,25 @@ impl Scheduler<'_> {
         self.catch_ups
             .retain(|queued| key.is_none() || queued.request.cache_key != key);
         match job.kind {
-            JobKind::CatchUp(_) => {
+            JobKind::CatchUp(_, priority) => {
                 if self.catch_ups.len() >= self.slots.len() {
-                    self.catch_ups.pop_front();
+                    // The oldest of the lowest priority gives way.
+                    let oldest_idle = self
+                        .catch_ups
+                        .iter()
+                        .position(|queued| priority_of(queued) == CatchUpPriority::WhenIdle);
+                    self.catch_ups.remove(oldest_idle.unwrap_or(0));
                 }
-                self.catch_ups.push_back(job);
+                // Next-turn catch-ups wait in arrival order ahead of every other one.
+                let at = match priority {
+                    CatchUpPriority::Next => self
+                        .catch_ups
+                        .iter()
+                        .position(|queued| priority_of(queued) == CatchUpPriority::WhenIdle)
+                        .unwrap_or(self.catch_ups.len()),
+                    CatchUpPriority::WhenIdle => self.catch_ups.len(),
+                };
+                self.catch_ups.insert(at, job);
             }
             JobKind::Reply { .. } if self.replies.len() >= self.queue_capacity => {
                 job.fail(InferenceError::Overloaded);
@@ -151,11 +166,16 @@ impl Scheduler<'_> {
             }
         }
         while let Some(job) = self.catch_ups.front() {
+            // A catch-up for when the engine is idle would only hold a sequence a next-turn one
+            // may need (next-turn ones queue ahead, so none waits behind this one).
+            if priority_of(job) == CatchUpPriority::WhenIdle && self.is_busy() {
+                break;
+            }
             let Some(slot) = self.slots.for_catch_up(job.request.cache_key.as_deref()) else {
                 break;
             };
             let job = self.catch_ups.pop_front().expect("a front job");
-            let JobKind::CatchUp(ticket) = job.kind else {
+            let JobKind::CatchUp(ticket, priority) = job.kind else {
                 unreachable!("only catch-ups wait here")
             };
             if let Some(prompt) =
@@ -168,10 +188,22 @@ impl Scheduler<'_> {
                     key,
                     Holder::CatchUp,
                     prompt,
-                    Work::CatchUp { _ticket: ticket },
+                    Work::CatchUp {
+                        _ticket: ticket,
+                        priority,
+                    },
                 );
             }
         }
+    }
+
+    /// Replies waiting or being written, or a next turn's component still reading.
+    fn is_busy(&self) -> bool {
+        !self.replies.is_empty()
+            || self.active.iter().any(|sequence| match &sequence.work {
+                Work::Reply(_) => true,
+                Work::CatchUp { priority, .. } => *priority == CatchUpPriority::Next,
+            })
     }
 
     /// Points `slot` at the job, keeping the longest common prefix of its cache.
@@ -227,12 +259,26 @@ impl Scheduler<'_> {
         if decoding > 0 {
             budget = budget.min(PREFILL_WHILE_DECODING);
         }
-        for catching_up in [false, true] {
-            if catching_up && !planned.is_empty() {
-                budget = budget.min(CATCH_UP_WHILE_BUSY);
+        for class in [
+            None,
+            Some(CatchUpPriority::Next),
+            Some(CatchUpPriority::WhenIdle),
+        ] {
+            let catching_up = class.is_some();
+            match class {
+                Some(CatchUpPriority::Next) if !planned.is_empty() => {
+                    budget = budget.min(CATCH_UP_WHILE_BUSY);
+                }
+                // The other components read only in a step that carries nothing else.
+                Some(CatchUpPriority::WhenIdle) if !planned.is_empty() => break,
+                _ => {}
             }
             for (index, sequence) in self.active.iter().enumerate() {
-                if matches!(sequence.work, Work::CatchUp { .. }) != catching_up {
+                let sequence_class = match &sequence.work {
+                    Work::Reply(_) => None,
+                    Work::CatchUp { priority, .. } => Some(*priority),
+                };
+                if sequence_class != class {
                     continue;
                 }
                 let tokens = &mut self.slots.get_mut(sequence.slot).tokens;
@@ -322,6 +368,13 @@ impl Scheduler<'_> {
                 reply.fail(InferenceError::Backend(error.to_string()));
             }
         }
+    }
+}
+
+fn priority_of(job: &Job) -> CatchUpPriority {
+    match job.kind {
+        JobKind::CatchUp(_, priority) => priority,
+        JobKind::Reply { .. } => CatchUpPriority::Next,
     }
 }
 

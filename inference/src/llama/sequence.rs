@@ -8,7 +8,9 @@ use tokio::sync::oneshot;
 
 use super::decode::sampler_for;
 use crate::{
-    backend::{CatchUpTicket, FinishReason, Generation, InferenceError, TextDeltas},
+    backend::{
+        CatchUpPriority, CatchUpTicket, FinishReason, Generation, InferenceError, TextDeltas,
+    },
     reply_text::ReplyText,
     PromptTemplate,
 };
@@ -28,6 +30,7 @@ pub(super) enum Work {
         /// Held, never read: the count of pending catch-ups ends when the sequence is dropped
         /// (done, taken over by a reply, or failed).
         _ticket: CatchUpTicket,
+        priority: CatchUpPriority,
     },
 }
 

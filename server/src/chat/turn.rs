@@ -2,7 +2,8 @@ use std::time::Instant;
 
 use blendlab_experiments::{turn_entropy, Arm, BlendPolicy, Experiment};
 use blendlab_inference::{
-    ChatMessage, Generation, InferenceError, RegisteredModel, ReplyOptions, Role, TextDeltas,
+    CatchUpPriority, ChatMessage, Generation, InferenceError, RegisteredModel, ReplyOptions, Role,
+    TextDeltas,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -93,6 +94,8 @@ pub struct PreparedTurn {
     model_id: String,
     /// The other components of the arm's blend, which catch up on this turn afterwards.
     other_components: Vec<String>,
+    /// The component drawn for the conversation's next turn: it catches up first.
+    next_component: Option<String>,
     choice_prob: f64,
     /// The policy snapshot the component was drawn from, for adaptive arms.
     policy_version: Option<i64>,
@@ -149,6 +152,7 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
         choice_prob,
         seed,
         other_components,
+        next_component,
         policy_version,
     } = pick_component(
         state,
@@ -174,6 +178,7 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
         choice_prob,
         policy_version,
         other_components,
+        next_component,
         options: ReplyOptions {
             max_tokens: input.max_tokens,
             temperature: input.temperature,
@@ -189,7 +194,8 @@ pub async fn prepare_turn(state: &AppState, input: TurnInput) -> Result<Prepared
 
 impl PreparedTurn {
     /// The other components of a blend read the new turn while the user reads and types, so the
-    /// one picked next decodes only the user's next message.
+    /// one picked next decodes only the user's next message. That one is known already, and
+    /// reads first; the others read when the engine is idle.
     fn let_the_blend_catch_up(&self, state: &AppState, reply: &str) {
         if self.other_components.is_empty() {
             return;
@@ -198,7 +204,12 @@ impl PreparedTurn {
         history.push(ChatMessage::new(Role::Assistant, reply));
         for id in &self.other_components {
             if let Some(model) = state.models.get(id) {
-                model.catch_up(&history, &self.conversation.conversation_id);
+                let priority = if self.next_component.as_ref() == Some(id) {
+                    CatchUpPriority::Next
+                } else {
+                    CatchUpPriority::WhenIdle
+                };
+                model.catch_up(&history, &self.conversation.conversation_id, priority);
             }
         }
     }
@@ -518,6 +529,8 @@ struct Pick<'a> {
     seed: u32,
     /// The arm's other components, which catch up on the turn afterwards.
     other_components: Vec<String>,
+    /// The component the same draw gives the conversation's next turn.
+    next_component: Option<String>,
     policy_version: Option<i64>,
 }
 
@@ -556,19 +569,24 @@ fn pick_component<'a>(
     snapshot: Option<&PolicySnapshotRow>,
 ) -> Result<Pick<'a>, ChatError> {
     let mut other_components = Vec::new();
+    let mut next_component = None;
     let mut policy_version = None;
     let (model_id, choice_prob, seed) = match (&routing.experiment, target) {
         (Some(experiment), _) => {
             let arm = serving_arm(experiment, routing);
             let salt = experiment.salt();
             let adaptive = snapshot.and_then(|s| Some((s.version, probabilities_for(arm, s)?)));
-            let draw = match &adaptive {
-                Some((version, probabilities)) => {
-                    policy_version = Some(*version);
+            let draw_for = |turn: u32| match &adaptive {
+                Some((_, probabilities)) => {
                     arm.draw_component_from(probabilities, salt, conversation_id, turn)
                 }
                 None => arm.draw_component(salt, conversation_id, turn),
             };
+            policy_version = adaptive.as_ref().map(|(version, _)| *version);
+            let draw = draw_for(turn);
+            // An adaptive arm may serve the next turn from a newer snapshot; this one is the
+            // best guess at which component that will be.
+            next_component = Some(arm.models[draw_for(turn + 1).model_index].clone());
             other_components = arm
                 .models
                 .iter()
@@ -592,6 +610,7 @@ fn pick_component<'a>(
         choice_prob,
         seed,
         other_components,
+        next_component,
         policy_version,
     })
 }
