@@ -17,7 +17,17 @@ async fn live_traffic_is_answered_measured_and_logged() {
         json: true,
     };
     let summary = drive("chai-blend", &args, &app.address, 3).await.unwrap();
-    assert!(summary.sent >= 5, "{summary:?}");
+    // About 6 arrivals in 3 s at 2 a second; one whose every user is still waiting for a reply is
+    // skipped and counted (a loaded machine can take seconds a reply), never lost.
+    let skipped = summary
+        .statuses
+        .get("skipped_all_users_busy")
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        summary.sent >= 1 && summary.sent + skipped >= 5,
+        "{summary:?}"
+    );
     assert_eq!(summary.ok, summary.sent, "{summary:?}");
     assert_eq!(summary.statuses.get("200"), Some(&summary.ok));
     let (p50, p99) = (
