@@ -49,17 +49,14 @@ async fn replies(app: &TestApp, conversation: &str) -> Vec<(String, u64, u64)> {
     .collect()
 }
 
+async fn metrics_text(app: &TestApp) -> String {
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 /// Background catch-ups still waiting or under way, summed over models, as `/metrics` shows them.
 async fn catch_ups_pending(app: &TestApp) -> f64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(app).await;
     let gauges: Vec<f64> = text
         .lines()
         .filter(|line| line.starts_with("blendlab_catch_ups_pending{"))
@@ -145,17 +142,9 @@ async fn blend_components_catch_up_while_the_user_types() {
     }
 }
 
-/// Each model's pending catch-ups, as `/metrics` shows them.
+/// One model's pending catch-ups, as `/metrics` shows them.
 async fn catch_ups_pending_of(app: &TestApp, model: &str) -> f64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(app).await;
     let prefix = format!("blendlab_catch_ups_pending{{model=\"{model}\"}} ");
     text.lines()
         .find_map(|line| line.strip_prefix(&prefix))
