@@ -99,6 +99,24 @@ pub struct RetentionVsControl {
     pub seq_ci_low: f64,
     pub seq_ci_high: f64,
     pub seq_p_value: f64,
+    /// The Bayesian reading of the same day; null where the posterior does not exist.
+    pub bayes: Option<BayesVsControl>,
+}
+
+/// GrowthBook's effect Bayesian test (gbstats `EffectBayesianABTest`, default configuration) on
+/// the relative lift `rate_arm / rate_control - 1`. Unlike `ci_*` and `seq_ci_*` above, the
+/// interval is of the lift, as GrowthBook shows it, not of the ratio.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BayesVsControl {
+    /// Posterior probability that the arm retains better than control.
+    pub chance_to_win: f64,
+    /// Lift expected to be lost by shipping the arm, `E[max(0, -lift)]` (GrowthBook's risk).
+    pub expected_loss: f64,
+    /// Lift expected to be lost by keeping control, `E[max(0, lift)]`.
+    pub expected_loss_control: f64,
+    /// The 95% credible interval of the lift.
+    pub ci_low: f64,
+    pub ci_high: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

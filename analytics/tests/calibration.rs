@@ -20,6 +20,8 @@ fn the_report_statistics_keep_their_promises() {
         "power",
         "coverage",
         "srm",
+        "bayes_aa",
+        "bayes_coverage",
         "components_aa",
         "components_coverage",
     ];

@@ -6,7 +6,8 @@ the log scale below 1e-300), with no absolute floor:
 - statsmodels: pooled two-proportion z-test, log-ratio CI of two proportions, Holm and
   Benjamini-Hochberg, OLS for the power-law fit, NormalIndPower for sample sizes;
 - scipy: Welch's t-test and its CI, the SRM chi-square;
-- gbstats (GrowthBook): always-valid sequential intervals and p-values on the relative lift.
+- gbstats (GrowthBook): always-valid sequential intervals and p-values on the relative lift, and
+  the effect Bayesian test (chance to win, risk, credible interval) on the same lift.
 
 The cases sit where decisions are made: most comparisons are A/A-like or have effects near zero,
 so their p-values spread over 1e-4..1; a few are tiny, huge, hugely significant, or have a side
@@ -23,8 +24,10 @@ import random
 import gbstats
 import numpy as np
 import scipy
+import scipy.special
 import statsmodels
 import statsmodels.api as sm
+from gbstats.bayesian.tests import EffectBayesianABTest
 from gbstats.frequentist.tests import SequentialConfig, SequentialTwoSidedTTest
 from gbstats.models.statistics import ProportionStatistic, SampleMeanStatistic
 from scipy import stats
@@ -233,5 +236,43 @@ for _ in range(20):
     n = NormalIndPower().solve_power(effect_size=h, alpha=alpha, power=power, ratio=1.0)
     plans.append(dict(baseline=base, relative_lift=lift, alpha=alpha, power=power, n_per_arm=float(n)))
 out["plans"] = plans
+
+
+def bayes_relative(x_arm, n_arm, x_ctl, n_ctl):
+    """gbstats' EffectBayesianABTest, default configuration (relative lift, flat prior)."""
+    test = EffectBayesianABTest(
+        ProportionStatistic(sum=x_ctl, n=n_ctl), ProportionStatistic(sum=x_arm, n=n_arm)
+    )
+    result = test.compute_result()
+    if result.error_message:
+        return dict(chance_to_win=None, risk_control=None, risk_treatment=None, ci_low=None,
+                    ci_high=None, error=result.error_message)
+    # gbstats takes the risks from scipy's truncnorm moments, which lose digits far in the tails
+    # (at a chance to win of 5e-9, a relative 1e-8). The closed form E[max(0, X)] =
+    # sd (phi(z) + z Phi(z)) over scipy's ndtr keeps them (checked against mpmath at 40 digits).
+    mean, sd = float(result.uplift.mean), float(result.uplift.stddev)
+
+    def positive_part(z):
+        return sd * (float(stats.norm.pdf(z)) + z * float(scipy.special.ndtr(z)))
+
+    return dict(
+        chance_to_win=float(result.chance_to_win), risk_control=float(result.risk[0]),
+        risk_treatment=float(result.risk[1]), ci_low=float(result.ci[0]),
+        ci_high=float(result.ci[1]), risk_control_exact=positive_part(mean / sd),
+        risk_treatment_exact=positive_part(-mean / sd),
+    )
+
+
+# Mostly where a ship decision is argued (chance to win between 5% and 95%), a few clear
+# winners and losers, and the edges where gbstats returns its uninformative default.
+bayes = []
+bayes_kinds = ["aa"] * 12 + ["near_zero"] * 8 + ["borderline"] * 24 + ["significant"] * 4
+bayes_kinds += ["no_successes"] * 2 + ["empty_side"] * 2
+for kind in bayes_kinds:
+    x_arm, n_arm, x_ctl, n_ctl = proportion_case(kind)
+    case = dict(kind=kind, x_arm=x_arm, n_arm=n_arm, x_ctl=x_ctl, n_ctl=n_ctl)
+    case.update(bayes_relative(x_arm, n_arm, x_ctl, n_ctl))
+    bayes.append(case)
+out["bayes"] = bayes
 
 print(json.dumps(out, indent=1))

@@ -182,6 +182,11 @@ await step("the experiment page draws the report's retention, ratio and engageme
   check(significanceRows === 5, "the significance table shows the key days", significanceRows);
   await page.check("#all-days");
   check((await page.locator("#significance tbody tr").count()) === 31, "all days on request");
+  const chances = await page.locator("#significance tbody td.chance-to-win").allTextContents();
+  const treatment = report.arms.find((arm) => arm.arm !== report.control);
+  const expected = treatment.retention.map((day) => (typeof day.vs_control?.bayes?.chance_to_win === "number" ? `${(100 * day.vs_control.bayes.chance_to_win).toFixed(1)}%` : "–"));
+  check(JSON.stringify(chances) === JSON.stringify(expected), "the chance to win of every day is the report's", [chances, expected]);
+  check(expected.some((text) => text !== "–"), "some day has a posterior", expected);
   const components = await page.locator("#attribution tbody tr").allTextContents();
   for (const model of ["small-a", "small-b", "small-c"]) check(components.some((t) => t.includes(model)), `attribution of ${model}`, components);
   const policies = await page.locator("#policy-values tbody tr").allTextContents();

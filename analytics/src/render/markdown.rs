@@ -38,8 +38,11 @@ pub fn markdown(report: &Report) -> String {
         );
     }
     let _ = writeln!(out, "\n## Retention\n");
-    let _ = writeln!(out, "| arm | day | eligible | retained | rate | ratio vs control (95% CI) | p | p (Holm) | always-valid CI | p (seq) |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---:|---:|---|---:|");
+    let _ = writeln!(out, "| arm | day | eligible | retained | rate | ratio vs control (95% CI) | p | p (Holm) | always-valid CI | p (seq) | chance to win | risk (lift) |");
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|"
+    );
     for arm in &report.arms {
         for day in arm
             .retention
@@ -47,10 +50,19 @@ pub fn markdown(report: &Report) -> String {
             .filter(|d| d.day == 0 || HEADLINE_DAYS.contains(&d.day))
         {
             let comparison = day.vs_control.as_ref().map_or_else(
-                || "| – | – | – | – | – |".to_owned(),
+                || "| – | – | – | – | – | – | – |".to_owned(),
                 |v| {
+                    let (chance, risk) = v.bayes.as_ref().map_or_else(
+                        || ("–".to_owned(), "–".to_owned()),
+                        |b| {
+                            (
+                                format!("{:.1}%", 100.0 * b.chance_to_win),
+                                format!("{:.4}", b.expected_loss),
+                            )
+                        },
+                    );
                     format!(
-                        "| {:.3} ({:.3}–{:.3}) | {} | {} | {:.3}–{:.3} | {} |",
+                        "| {:.3} ({:.3}–{:.3}) | {} | {} | {:.3}–{:.3} | {} | {chance} | {risk} |",
                         v.ratio,
                         v.ci_low,
                         v.ci_high,

@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 
 use super::columns::{counts, floats, strings};
 use super::{
-    attribution, guardrails, power_laws, ArmReport, EngagementDay, MeanVsControl, PowerLaws,
-    Report, ReportRequest, RetentionDay, RetentionVsControl, Srm, SrmArm, SRM_WARNING_P,
+    attribution, guardrails, power_laws, ArmReport, BayesVsControl, EngagementDay, MeanVsControl,
+    PowerLaws, Report, ReportRequest, RetentionDay, RetentionVsControl, Srm, SrmArm, SRM_WARNING_P,
 };
 use crate::collect::Collected;
 use crate::pipeline::{out, Horizon};
@@ -345,6 +345,13 @@ pub fn retention_vs_control(
         seq_ci_low: 1.0 + sequential.ci_low,
         seq_ci_high: 1.0 + sequential.ci_high,
         seq_p_value: sequential.p_value,
+        bayes: stats::bayes_relative(arm, control, ALPHA).map(|b| BayesVsControl {
+            chance_to_win: b.chance_to_win,
+            expected_loss: b.expected_loss,
+            expected_loss_control: b.expected_loss_control,
+            ci_low: b.ci_low,
+            ci_high: b.ci_high,
+        }),
     })
 }
 
