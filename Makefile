@@ -7,7 +7,7 @@ CLIPPY_WHILE_BUILDING = RUSTC_WORKSPACE_WRAPPER="$$(rustup which clippy-driver 2
 # Where cargo puts the release binary; follows CARGO_TARGET_DIR like cargo itself.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: demo test deps pydeps browser dashboard model build lint fmt clean-demo
+.PHONY: demo test deps pydeps browser dashboard model build cuda gpu-check-pack lint fmt clean-demo
 
 ## Install Debian build packages (cmake, clang, libclang-dev) and the bundled model when missing.
 deps:
@@ -31,6 +31,15 @@ dashboard: browser
 
 build: deps
 	$(CARGO) build --release --locked --bin blendlab
+
+## target/cuda/release/blendlab with llama.cpp's CUDA backend (default sm_90; BLENDLAB_CUDA_ARCH),
+## built here without a GPU from the PyPI CUDA wheels, then checked (docs/gpu.md). Not in `make test`.
+cuda: deps
+	@bash scripts/build-cuda.sh
+
+## .gpu-check/: what scripts/gpu-check.sh run needs on a GPU machine (docs/gpu.md).
+gpu-check-pack: cuda
+	@bash scripts/gpu-check.sh pack
 
 ## The example experiment live: server on the embedded SQLite file, a scripted blended conversation.
 demo: model build

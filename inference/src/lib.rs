@@ -17,7 +17,7 @@ pub use backend::{
 pub use config::{BackendKind, ModelConfig};
 pub use llama::log_llama_to_tracing;
 #[cfg(feature = "bench")]
-pub use llama::{fit_history_timing, raw_decode, FitTiming, RawDecode};
+pub use llama::{fit_history_timing, raw_decode, FitTiming, RawDecode, RawDecodeShape};
 pub use llama::{LlamaEngine, LlamaEngineSettings};
 pub use model_file::DEFAULT_MODEL_FILE_NAME;
 pub use prompt::PromptTemplate;

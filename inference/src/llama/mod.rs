@@ -15,7 +15,7 @@ mod slots;
 #[cfg(feature = "bench")]
 pub use fit_bench::{fit_history_timing, FitTiming};
 #[cfg(feature = "bench")]
-pub use raw_decode::{raw_decode, RawDecode};
+pub use raw_decode::{raw_decode, RawDecode, RawDecodeShape};
 
 use std::{
     collections::VecDeque,

@@ -27,35 +27,53 @@ impl RawDecode {
     }
 }
 
-/// Prefills `prompt` into each of `sequences` sequences, then decodes `tokens` greedy tokens per
-/// sequence, one per sequence per step (ignoring end-of-turn, so every run decodes the same
-/// number), timing the decode steps alone.
+/// Where and how wide one bare run decodes.
+#[derive(Debug, Clone, Copy)]
+pub struct RawDecodeShape {
+    pub threads: i32,
+    /// Sequences decoded side by side, one token each per step.
+    pub sequences: u32,
+    /// Layers offloaded to the GPU (a `cuda` build); 0 on CPU.
+    pub n_gpu_layers: u32,
+}
+
+/// Prefills `prompt` into each of `shape.sequences` sequences, then decodes `tokens` greedy
+/// tokens per sequence, one per sequence per step (ignoring end-of-turn, so every run decodes the
+/// same number), timing the decode steps alone.
 pub fn raw_decode(
     path: &Path,
     prompt: &str,
     tokens: u32,
-    threads: i32,
-    sequences: u32,
+    shape: RawDecodeShape,
 ) -> anyhow::Result<RawDecode> {
+    let RawDecodeShape {
+        threads,
+        sequences,
+        n_gpu_layers,
+    } = shape;
     let backend = llama_backend()?;
-    let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+    let model_params = LlamaModelParams::default().with_n_gpu_layers(n_gpu_layers);
+    let model = LlamaModel::load_from_file(backend, path, &model_params)
         .with_context(|| format!("loading {}", path.display()))?;
+    let prompt = model.vocab().tokenize(prompt.as_bytes(), true, false);
+    anyhow::ensure!(
+        prompt.len() + tokens as usize <= 2048,
+        "the prompt and the decoded tokens must fit 2048 tokens"
+    );
+    // Every sequence's prompt is prefilled in one batch: 64 streams on a GPU take more than
+    // the 512 tokens a CPU run needs.
+    let batch_tokens = (prompt.len() * sequences as usize).max(512);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(2048 * sequences))
         .with_n_seq_max(sequences)
         .with_kv_unified(false)
-        .with_n_batch(512)
+        .with_n_batch(u32::try_from(batch_tokens)?)
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
     let mut context = model.new_context(backend, params)?;
-    let prompt = model.vocab().tokenize(prompt.as_bytes(), true, false);
-    anyhow::ensure!(
-        prompt.len() + tokens as usize <= 2048 && prompt.len() * sequences as usize <= 512,
-        "the prompt and the decoded tokens must fit 2048 tokens, and the prompts one batch"
-    );
 
     let started = Instant::now();
-    let mut batch = LlamaBatch::new(512, sequences as i32);
+    let mut batch = LlamaBatch::new(batch_tokens, sequences as i32);
     let mut logits_at = Vec::new();
     for seq in 0..sequences as i32 {
         let last = prompt.len() - 1;

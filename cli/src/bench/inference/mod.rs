@@ -14,7 +14,9 @@ mod turns;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use blendlab_inference::{fit_history_timing, raw_decode, ChatMessage, PromptTemplate, Role};
+use blendlab_inference::{
+    fit_history_timing, raw_decode, ChatMessage, PromptTemplate, RawDecodeShape, Role,
+};
 
 use crate::environment::default_model_path;
 use clap::Args;
@@ -43,6 +45,14 @@ pub struct InferenceBenchArgs {
     /// Seconds the simulated user reads and types between turns.
     #[arg(long, default_value_t = 1.5)]
     think_time: f64,
+    /// Layers offloaded to the GPU, in the bare loop and in every served model (a `make cuda`
+    /// binary; 999 offloads all). 0 runs on the CPU.
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
+    /// Concurrent streams in the batching sweep, (a) bare and (d) served: ascending, starting
+    /// at 1. The server gets at least as many KV sequences and admitted chats.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8", value_parser = clap::value_parser!(u32).range(1..=256))]
+    streams: Vec<u32>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -57,6 +67,10 @@ struct Target {
 }
 
 pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.streams.first() == Some(&1) && args.streams.windows(2).all(|w| w[0] < w[1]),
+        "--streams must ascend from 1, for example 1,2,4,8"
+    );
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as i32;
     let single = builtin_models()
         .into_iter()
@@ -67,9 +81,15 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
         ChatMessage::new(Role::User, COUNTING_PROMPT),
     ]);
     let tokens = args.tokens;
+    let n_gpu_layers = args.gpu_layers;
+    let shape = move |sequences| RawDecodeShape {
+        threads,
+        sequences,
+        n_gpu_layers,
+    };
     let bare_prompt = prompt.clone();
     let raw = tokio::task::spawn_blocking(move || {
-        raw_decode(&default_model_path(), &bare_prompt, tokens, threads, 1)
+        raw_decode(&default_model_path(), &bare_prompt, tokens, shape(1))
     })
     .await??;
     eprintln!(
@@ -77,18 +97,12 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
         raw.tokens_per_second(),
         raw.decoded_tokens
     );
-    // The ceiling for (d): the same loop with 2, 4 and 8 sequences in every step.
+    // The ceiling for (d): the same loop with 2, 4, 8, ... sequences in every step.
     let mut raw_batched = Vec::new();
-    for sequences in [2u32, 4, 8] {
+    for &sequences in &args.streams[1..] {
         let prompt = prompt.clone();
         let run = tokio::task::spawn_blocking(move || {
-            raw_decode(
-                &default_model_path(),
-                &prompt,
-                tokens / 2,
-                threads,
-                sequences,
-            )
+            raw_decode(&default_model_path(), &prompt, tokens / 2, shape(sequences))
         })
         .await??;
         eprintln!(
@@ -117,7 +131,7 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
         database_url: format!("sqlite://{}", dir.join("bench.db").display()),
         admin_token: BENCH_TOKEN.into(),
         default_model: crate::environment::default_model_path(),
-        config: ServerConfig::default(),
+        config: bench_server_config(&args),
     })
     .await?;
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -129,12 +143,16 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
     eprintln!("(b) served decode over streaming HTTP: {served_rate:.1} tokens/s");
 
     let turns = turns::measure(&client, &base, BENCH_TOKEN, &args).await?;
-    let concurrency = concurrent(&client, &base).await?;
+    let concurrency = concurrent(&client, &base, &args.streams).await?;
     server.abort();
     let _ = std::fs::remove_dir_all(&dir);
 
     let single_stream = concurrency[0].1;
-    let eight = concurrency.last().map_or(0.0, |c| c.1);
+    let eight = concurrency
+        .iter()
+        .find(|c| c.0 == 8)
+        .or(concurrency.last())
+        .map_or(0.0, |c| c.1);
     let targets = [
         Target {
             name: "(b)/(a) served/bare decode rate",
@@ -163,6 +181,8 @@ pub async fn run(args: InferenceBenchArgs) -> anyhow::Result<()> {
     ];
     let result = json!({
         "threads": threads,
+        "gpu_layers": args.gpu_layers,
+        "gpu_backend": cfg!(feature = "cuda"),
         "raw_decode": {
             "tokens_per_second": raw.tokens_per_second(),
             "tokens": raw.decoded_tokens,
@@ -269,10 +289,27 @@ async fn long_reply(
     .await
 }
 
+/// The server's defaults, with room for the widest stream count and the models offloaded.
+fn bench_server_config(args: &InferenceBenchArgs) -> ServerConfig {
+    let mut config = ServerConfig::default();
+    let widest = args.streams.last().copied().unwrap_or(1) as usize;
+    let server = &mut config.server;
+    server.inference_sequences = server.inference_sequences.max(widest);
+    server.max_concurrent_chats = server.max_concurrent_chats.max(widest);
+    for model in &mut config.models {
+        model.n_gpu_layers = args.gpu_layers;
+    }
+    config
+}
+
 /// (d): aggregate completion tokens/s of n long replies at once.
-async fn concurrent(client: &reqwest::Client, base: &str) -> anyhow::Result<Vec<(usize, f64)>> {
+async fn concurrent(
+    client: &reqwest::Client,
+    base: &str,
+    streams: &[u32],
+) -> anyhow::Result<Vec<(u32, f64)>> {
     let mut rates = Vec::new();
-    for n in [1usize, 2, 4, 8] {
+    for &n in streams {
         let started = Instant::now();
         let replies =
             futures::future::try_join_all((0..n).map(|_| long_reply(client, base, 64))).await?;
