@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::schema::{self, check_columns, ColumnKind};
+use crate::schema::{self, attribute_columns, check_columns, ColumnKind};
 use crate::AnalyticsError;
 
 /// The log as LazyFrames, with the optional columns each one has.
@@ -16,6 +16,9 @@ pub struct LogFrames {
     /// Optional message columns present (latency, tokens, ...).
     pub message_extras: Vec<String>,
     pub event_extras: Vec<String>,
+    /// User attributes present as `attr_<name>` text columns of the assignments, by name
+    /// (without the prefix), in column order.
+    pub attributes: Vec<String>,
 }
 
 /// Where each frame came from, for error messages.
@@ -46,9 +49,10 @@ impl LogFrames {
     ) -> Result<Self, AnalyticsError> {
         use schema::{assignments as a, events as e, messages as m};
         use ColumnKind::{Number, Text, Timestamp};
+        let assignment_schema = assignments.collect_schema()?;
         check_columns(
             &names.assignments,
-            &*assignments.collect_schema()?,
+            &assignment_schema,
             &[
                 (a::USER_ID, Text),
                 (a::EXPERIMENT, Text),
@@ -57,6 +61,7 @@ impl LogFrames {
             ],
             &[],
         )?;
+        let attributes = attribute_columns(&names.assignments, &assignment_schema)?;
         let message_extras = check_columns(
             &names.messages,
             &*messages.collect_schema()?,
@@ -99,6 +104,7 @@ impl LogFrames {
             events,
             message_extras,
             event_extras,
+            attributes,
         })
     }
 

@@ -9,6 +9,8 @@ pub mod assignments {
     pub const EXPERIMENT: &str = "experiment";
     pub const ARM: &str = "arm";
     pub const ASSIGNED_AT: &str = "assigned_at";
+    /// Optional user attribute columns: `attr_<name>`, text.
+    pub const ATTRIBUTE_PREFIX: &str = "attr_";
 }
 
 pub mod messages {
@@ -109,6 +111,26 @@ pub fn check_columns(
         }
     }
     Ok(present)
+}
+
+/// The attribute names of the `attr_<name>` columns; each must hold text.
+pub fn attribute_columns(file: &str, schema: &Schema) -> Result<Vec<String>, AnalyticsError> {
+    let mut names = Vec::new();
+    for (column, dtype) in schema.iter() {
+        let Some(name) = column.strip_prefix(assignments::ATTRIBUTE_PREFIX) else {
+            continue;
+        };
+        if !ColumnKind::Text.accepts(dtype) {
+            return Err(AnalyticsError::WrongType {
+                file: file.to_owned(),
+                column: column.to_string(),
+                expected: ColumnKind::Text.describe().to_owned(),
+                found: dtype.to_string(),
+            });
+        }
+        names.push(name.to_owned());
+    }
+    Ok(names)
 }
 
 /// A `Datetime(us, UTC)` column from microseconds since the epoch: the schema's timestamp type.

@@ -6,6 +6,12 @@ use std::fmt;
 #[error("{0}")]
 pub struct NameError(String);
 
+impl NameError {
+    pub(crate) fn new(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// An experiment key: `[a-z0-9-]{1,64}`. It appears in URLs and doubles as an OpenAI `model`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ExperimentKey(String);

@@ -1,31 +1,57 @@
 use super::{from_micros, to_micros, Store, StoreError};
+use blendlab_experiments::UserAttributes;
 use chrono::{DateTime, NaiveDate, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssignmentRow {
     pub arm: String,
     pub assigned_at: DateTime<Utc>,
+    /// As given with the first exposure.
+    pub attributes: UserAttributes,
+}
+
+/// The stored form of attributes: a JSON object, NULL when there are none.
+pub(crate) fn attributes_json(attributes: &UserAttributes) -> Option<String> {
+    (!attributes.is_empty()).then(|| {
+        let map: serde_json::Map<String, serde_json::Value> = attributes
+            .iter()
+            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    })
+}
+
+/// Reads back what [`attributes_json`] wrote; a row written by hand that is not such an object
+/// reads as no attributes rather than failing every report.
+pub fn parse_attributes_json(stored: Option<&str>) -> UserAttributes {
+    stored
+        .and_then(|text| serde_json::from_str(text).ok())
+        .and_then(|map| UserAttributes::parse(map).ok())
+        .unwrap_or_default()
 }
 
 impl Store {
-    /// Stores the first exposure of `user_id`; later and concurrent calls keep the first one.
-    /// Returns true when this call stored it.
-    #[tracing::instrument(skip(self, now))]
+    /// Stores the first exposure of `user_id` with its attributes; later and concurrent calls keep
+    /// the first one, attributes included. Returns true when this call stored it.
+    #[tracing::instrument(skip(self, attributes, now))]
     pub async fn record_exposure(
         &self,
         experiment: &str,
         user_id: &str,
         arm: &str,
+        attributes: &UserAttributes,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let inserted = on_pool!(self, pool => sqlx::query(
-            "INSERT INTO assignments (experiment, user_id, arm, assigned_at) VALUES ($1, $2, $3, $4)
+            "INSERT INTO assignments (experiment, user_id, arm, assigned_at, attributes)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (experiment, user_id) DO NOTHING",
         )
         .bind(experiment)
         .bind(user_id)
         .bind(arm)
         .bind(to_micros(now))
+        .bind(attributes_json(attributes))
         .execute(pool)
         .await?
         .rows_affected());
@@ -37,16 +63,18 @@ impl Store {
         experiment: &str,
         user_id: &str,
     ) -> Result<Option<AssignmentRow>, StoreError> {
-        let row: Option<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT arm, assigned_at FROM assignments WHERE experiment = $1 AND user_id = $2",
+        let row: Option<(String, i64, Option<String>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT arm, assigned_at, attributes FROM assignments
+             WHERE experiment = $1 AND user_id = $2",
         )
         .bind(experiment)
         .bind(user_id)
         .fetch_optional(pool)
         .await?);
-        Ok(row.map(|(arm, assigned_at)| AssignmentRow {
+        Ok(row.map(|(arm, assigned_at, attributes)| AssignmentRow {
             arm,
             assigned_at: from_micros(assigned_at),
+            attributes: parse_attributes_json(attributes.as_deref()),
         }))
     }
 

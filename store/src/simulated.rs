@@ -4,7 +4,9 @@
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection as _, Postgres, QueryBuilder, Sqlite};
 
+use super::assignments::attributes_json;
 use super::{Pool, Store, StoreError};
+use blendlab_experiments::UserAttributes;
 
 /// SQLite accepts at most 32,766 bound parameters per statement (PostgreSQL 65,535).
 const MAX_PARAMETERS: usize = 32_000;
@@ -36,6 +38,7 @@ pub struct SimulatedAssignment {
     pub user_id: String,
     pub arm: String,
     pub assigned_at: i64,
+    pub attributes: UserAttributes,
 }
 
 #[derive(Debug, Clone)]
@@ -123,16 +126,17 @@ macro_rules! insert_batch {
         insert_rows!(
             tx,
             $db,
-            "INSERT INTO assignments (experiment, user_id, arm, assigned_at, simulated) ",
+            "INSERT INTO assignments (experiment, user_id, arm, assigned_at, simulated, attributes) ",
             "",
-            5,
+            6,
             &batch.assignments,
             |mut row, a: &SimulatedAssignment| {
                 row.push_bind(key)
                     .push_bind(a.user_id.as_str())
                     .push_bind(a.arm.as_str())
                     .push_bind(a.assigned_at)
-                    .push_bind(1);
+                    .push_bind(1)
+                    .push_bind(attributes_json(&a.attributes));
             }
         );
         insert_rows!(

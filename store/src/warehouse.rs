@@ -5,7 +5,9 @@
 use futures::TryStreamExt;
 use sqlx::Row;
 
+use super::assignments::parse_attributes_json;
 use super::{Store, StoreError};
+use blendlab_experiments::UserAttributes;
 
 /// Assignments of one experiment, column by column.
 #[derive(Debug, Default)]
@@ -13,6 +15,8 @@ pub struct AssignmentColumns {
     pub user_id: Vec<String>,
     pub arm: Vec<String>,
     pub assigned_at: Vec<i64>,
+    /// The attributes given with each first exposure (empty where none were).
+    pub attributes: Vec<UserAttributes>,
 }
 
 /// Messages of one experiment's enrolled users, column by column.
@@ -45,12 +49,16 @@ pub struct EventColumns {
     pub created_at: Vec<i64>,
 }
 
-/// Appends an assignment row's `user_id, arm, assigned_at`, starting at column `$first`.
+/// Appends an assignment row's `user_id, arm, assigned_at, attributes`, starting at column
+/// `$first`.
 macro_rules! push_assignment {
     ($out:expr, $row:expr, $first:expr) => {{
         $out.user_id.push($row.get($first));
         $out.arm.push($row.get($first + 1));
         $out.assigned_at.push($row.get($first + 2));
+        let attributes: Option<String> = $row.get($first + 3);
+        $out.attributes
+            .push(parse_attributes_json(attributes.as_deref()));
     }};
 }
 
@@ -110,7 +118,7 @@ impl Store {
     ) -> Result<AssignmentColumns, StoreError> {
         Ok(on_pool!(self, pool => {
             let mut rows = sqlx::query(
-                "SELECT user_id, arm, assigned_at FROM assignments WHERE experiment = $1",
+                "SELECT user_id, arm, assigned_at, attributes FROM assignments WHERE experiment = $1",
             )
             .bind(experiment)
             .fetch(pool);
@@ -175,7 +183,7 @@ impl Store {
     ) -> Result<(Vec<String>, AssignmentColumns), StoreError> {
         Ok(on_pool!(self, pool => {
             let mut rows = sqlx::query(
-                "SELECT experiment, user_id, arm, assigned_at FROM assignments
+                "SELECT experiment, user_id, arm, assigned_at, attributes FROM assignments
                  ORDER BY experiment, assigned_at",
             )
             .fetch(pool);

@@ -1,7 +1,7 @@
 //! The store's behaviour, case by case, on both databases: every case runs on a fresh SQLite file
 //! and on a fresh PostgreSQL database. Replicas and reports rely on exactly these guarantees.
 
-use blendlab_experiments::ExperimentDefinition;
+use blendlab_experiments::{ExperimentDefinition, UserAttributes};
 use blendlab_store::{
     ClientKeyRow, ConversationRow, ExperimentStatus, NewEvent, NewMessage, SimulatedAssignment,
     SimulatedBatch, SimulatedConversation, SimulatedMessage, Store, StoreError,
@@ -10,6 +10,7 @@ use blendlab_tests::{
     assert_reports_match, database_url, example_definition, PostgresDatabase, TempDir,
 };
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeMap;
 
 /// A store of one kind, kept alive (with its file or database) for one case.
 struct Fresh {
@@ -156,11 +157,19 @@ async fn the_first_exposure_is_stored_once_under_concurrent_first_requests(store
         .insert_experiment(&definition(), at(T0))
         .await
         .unwrap();
+    let attributes_of = |i: i64| {
+        UserAttributes::parse(BTreeMap::from([
+            ("platform".to_owned(), format!("p{i}")),
+            ("locale".to_owned(), "en-GB".to_owned()),
+        ]))
+        .unwrap()
+    };
     let attempts = (0..16).map(|i| {
         let arm = if i % 2 == 0 { "control" } else { "blend" };
+        let attributes = attributes_of(i);
         async move {
             let stored = store
-                .record_exposure("chai-blend", "racer", arm, at(T0 + i))
+                .record_exposure("chai-blend", "racer", arm, &attributes, at(T0 + i))
                 .await
                 .unwrap();
             (stored, arm, i)
@@ -177,11 +186,38 @@ async fn the_first_exposure_is_stored_once_under_concurrent_first_requests(store
         .unwrap();
     assert_eq!(stored.arm, *arm);
     assert_eq!(stored.assigned_at, at(T0 + i));
+    // The first exposure's attributes, whichever request carried them; a later request's
+    // attributes change nothing.
+    assert_eq!(stored.attributes, attributes_of(*i));
+    assert!(!store
+        .record_exposure(
+            "chai-blend",
+            "racer",
+            "blend",
+            &attributes_of(99),
+            at(T0 + 99)
+        )
+        .await
+        .unwrap());
+    let columns = store.assignment_columns("chai-blend").await.unwrap();
+    assert_eq!(columns.attributes, [attributes_of(*i)]);
 
     store
-        .record_exposure("chai-blend", "later", "blend", at(T0 + 86_400_000_000))
+        .record_exposure(
+            "chai-blend",
+            "later",
+            "blend",
+            &UserAttributes::default(),
+            at(T0 + 86_400_000_000),
+        )
         .await
         .unwrap();
+    let later = store
+        .assignment("chai-blend", "later")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(later.attributes.is_empty());
     let counts = store.exposure_count("chai-blend").await.unwrap();
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     assert_eq!(total, 2);
@@ -289,7 +325,13 @@ async fn the_log_reads_back_exactly_as_the_analytics_columns(store: &Store) {
         .await
         .unwrap();
     store
-        .record_exposure("chai-blend", "u1", "blend", at(T0))
+        .record_exposure(
+            "chai-blend",
+            "u1",
+            "blend",
+            &UserAttributes::default(),
+            at(T0),
+        )
         .await
         .unwrap();
     let turn = [
@@ -464,6 +506,7 @@ async fn simulated_history_is_written_in_bulk_and_recognised(store: &Store) {
                 "blend".into()
             },
             assigned_at: T0 + u,
+            attributes: UserAttributes::default(),
         });
         batch.conversations.push(SimulatedConversation {
             conversation_id: conversation_id.clone(),
@@ -602,7 +645,13 @@ async fn erasing_a_user_deletes_their_log_and_anonymises_their_exposure(store: &
     for user in ["gone", "stays"] {
         store.touch_user(user, at(T0)).await.unwrap();
         store
-            .record_exposure("chai-blend", user, "blend", at(T0))
+            .record_exposure(
+                "chai-blend",
+                user,
+                "blend",
+                &UserAttributes::default(),
+                at(T0),
+            )
             .await
             .unwrap();
         let turn = [

@@ -2,6 +2,7 @@
 
 mod adaptive;
 mod assignment;
+mod attributes;
 mod auth;
 mod capacity;
 mod chat;

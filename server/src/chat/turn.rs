@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use blendlab_experiments::{turn_entropy, Arm, BlendPolicy, Experiment};
+use blendlab_experiments::{turn_entropy, Arm, BlendPolicy, Experiment, UserAttributes};
 use blendlab_inference::{
     CatchUpPriority, ChatMessage, Generation, InferenceError, RegisteredModel, ReplyOptions, Role,
     TextDeltas,
@@ -44,6 +44,8 @@ pub struct TurnInput {
     pub seed: Option<u32>,
     /// The client key sending the turn; `None` for the admin token.
     pub client_key: Option<String>,
+    /// The user's attributes, stored with their first exposure (later values change nothing).
+    pub attributes: UserAttributes,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -444,6 +446,7 @@ async fn open_conversation(
                             experiment.key().as_str(),
                             &input.user_id,
                             arm.name.as_str(),
+                            &input.attributes,
                             now,
                         )
                         .await?;

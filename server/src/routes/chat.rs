@@ -5,9 +5,10 @@
 use crate::body::JsonBody;
 use crate::error::ApiErrorBody;
 use actix_web::{web, HttpResponse};
-use blendlab_experiments::ExperimentKey;
+use blendlab_experiments::{ExperimentKey, UserAttributes};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 use super::streaming::{self, frame, TurnEvent};
 use crate::{
@@ -38,6 +39,12 @@ pub struct ChatRequest {
     max_tokens: Option<u32>,
     #[serde(default)]
     stream: bool,
+    /// What the product knows of the user (platform, locale, channel, …): at most 20 names of
+    /// `[a-z][a-z0-9_]*`, string values of 1 to 128 characters. Stored with the user's first
+    /// exposure to the experiment; later values change nothing.
+    #[serde(default)]
+    #[schema(example = json!({"platform": "ios", "locale": "en-GB"}))]
+    attributes: Option<BTreeMap<String, String>>,
 }
 
 impl ChatRequest {
@@ -49,6 +56,8 @@ impl ChatRequest {
         }
         validate_message(&self.message, state.settings.max_message_chars)?;
         validate_max_tokens(self.max_tokens, state.settings.max_tokens_limit)?;
+        let attributes = UserAttributes::parse(self.attributes.unwrap_or_default())
+            .map_err(|e| ChatError::Validation(e.to_string()))?;
         Ok(TurnInput {
             target: Target::Experiment(self.experiment),
             user_id: self.user_id,
@@ -62,6 +71,7 @@ impl ChatRequest {
             stop: Vec::new(),
             seed: None,
             client_key: caller.client_key().map(str::to_owned),
+            attributes,
         })
     }
 }

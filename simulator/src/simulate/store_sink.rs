@@ -6,8 +6,9 @@ use crate::synthetic::{
     SimSummary,
 };
 use anyhow::Context as _;
-use blendlab_experiments::Experiment;
+use blendlab_experiments::{Experiment, UserAttributes};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
 use super::progress::Progress;
@@ -207,6 +208,10 @@ impl LogSink for StoreSink {
             user_id: row.user_id.to_owned(),
             arm: row.arm.to_owned(),
             assigned_at: row.assigned_at,
+            attributes: UserAttributes::parse(BTreeMap::from([(
+                "platform".to_owned(),
+                row.platform.to_owned(),
+            )]))?,
         });
         Ok(())
     }

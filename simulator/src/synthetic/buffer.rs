@@ -20,6 +20,7 @@ enum Row {
         user_id: String,
         arm: String,
         assigned_at: i64,
+        platform: &'static str,
     },
     Conversation {
         conversation_id: String,
@@ -61,10 +62,12 @@ impl Buffer {
                     user_id,
                     arm,
                     assigned_at,
+                    platform,
                 } => sink.assignment(SimAssignment {
                     user_id: &user_id,
                     arm: &arm,
                     assigned_at,
+                    platform,
                 })?,
                 Row::Conversation {
                     conversation_id,
@@ -132,6 +135,7 @@ impl LogSink for Buffer {
             user_id: row.user_id.to_owned(),
             arm: row.arm.to_owned(),
             assigned_at: row.assigned_at,
+            platform: row.platform,
         });
         Ok(())
     }

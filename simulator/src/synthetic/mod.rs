@@ -264,6 +264,8 @@ pub struct SimAssignment<'a> {
     pub user_id: &'a str,
     pub arm: &'a str,
     pub assigned_at: i64,
+    /// The user's one simulated attribute (`attr_platform`): ios, android or web.
+    pub platform: &'static str,
 }
 
 #[derive(Debug, Clone, Copy)]

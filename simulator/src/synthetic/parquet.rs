@@ -100,6 +100,7 @@ impl LogSink for ParquetSink {
         self.assignments.user_id.push(row.user_id.to_owned());
         self.assignments.arm.push(row.arm.to_owned());
         self.assignments.assigned_at.push(row.assigned_at);
+        self.assignments.platform.push(row.platform);
         Ok(())
     }
 
@@ -137,6 +138,7 @@ struct Assignments {
     user_id: Vec<String>,
     arm: Vec<String>,
     assigned_at: Vec<i64>,
+    platform: Vec<&'static str>,
 }
 
 impl Assignments {
@@ -148,6 +150,7 @@ impl Assignments {
             Column::new("arm".into(), self.arm),
             datetime_column("assigned_at", self.assigned_at),
             Column::new(SIMULATED.into(), vec![true; rows]),
+            Column::new("attr_platform".into(), self.platform),
         ])
     }
 }

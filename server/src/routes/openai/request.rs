@@ -2,6 +2,7 @@
 
 use std::{borrow::Cow, collections::HashMap};
 
+use blendlab_experiments::UserAttributes;
 use blendlab_inference::{ChatMessage, Role};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -199,6 +200,7 @@ impl CompletionRequest {
             }
         };
         validate_user_id(&user_id).map_err(|e| invalid("user", e.to_string()))?;
+        let attributes = metadata_attributes(self.metadata.as_ref())?;
         Ok(TurnInput {
             target,
             user_id,
@@ -211,8 +213,31 @@ impl CompletionRequest {
             // OpenAI seeds are 64-bit; the sampler takes 32 bits.
             seed: self.seed.map(|s| s as u32),
             client_key: caller.client_key().map(str::to_owned),
+            attributes,
         })
     }
+}
+
+/// `metadata.attributes`: an object of strings, or (for clients whose metadata values must be
+/// strings, as OpenAI's own API requires) that object as a JSON string.
+fn metadata_attributes(
+    metadata: Option<&HashMap<String, Value>>,
+) -> Result<UserAttributes, ApiError> {
+    let shape_error = || {
+        invalid(
+            "metadata",
+            "metadata.attributes must be an object of strings, or such an object as a JSON string",
+        )
+    };
+    let raw = match metadata.and_then(|m| m.get("attributes")) {
+        None | Some(Value::Null) => return Ok(UserAttributes::default()),
+        Some(Value::String(text)) => serde_json::from_str(text).map_err(|_| shape_error())?,
+        Some(object @ Value::Object(_)) => {
+            serde_json::from_value(object.clone()).map_err(|_| shape_error())?
+        }
+        Some(_) => return Err(shape_error()),
+    };
+    UserAttributes::parse(raw).map_err(|e| invalid("metadata", format!("metadata.attributes: {e}")))
 }
 
 fn convert_messages(
