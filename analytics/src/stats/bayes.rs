@@ -3,11 +3,12 @@
 //! gbstats' `EffectBayesianABTest` with its default configuration (`difference_type="relative"`,
 //! an improper flat prior on the effect, alpha 0.05): the posterior of the lift
 //! `rate_arm / rate_control - 1` is normal, centred on the observed lift with the delta-method
-//! variance of [`super::sequential_relative`]. Stiver, "Bayesian A/B testing at GrowthBook"
+//! variance of [`super::sequential_relative`] (one function computes both). Stiver, "Bayesian A/B testing at GrowthBook"
 //! (docs.growthbook.io/statistics/details) gives the same formulas.
 
 use statrs::distribution::{Continuous, ContinuousCDF, Normal};
 
+use super::sequential::relative_lift;
 use super::{standard_normal, ProportionCounts};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,17 +31,10 @@ pub fn bayes_relative(
     control: ProportionCounts,
     alpha: f64,
 ) -> Option<BayesResult> {
-    let (m_arm, m_control) = (arm.rate()?, control.rate()?);
-    if m_control == 0.0 {
-        return None;
-    }
-    let (n_arm, n_control) = (arm.trials as f64, control.trials as f64);
-    let variance = m_arm * (1.0 - m_arm) / (m_control.powi(2) * n_arm)
-        + m_control * (1.0 - m_control) * m_arm.powi(2) / (m_control.powi(4) * n_control);
+    let (mean, variance) = relative_lift(arm, control)?;
     if !variance.is_finite() || variance <= 0.0 {
         return None;
     }
-    let mean = (m_arm - m_control) / m_control;
     let sd = variance.sqrt();
     let posterior = Normal::new(mean, sd).ok()?;
     let unit = standard_normal();

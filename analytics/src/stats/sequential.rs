@@ -19,14 +19,13 @@ pub struct SequentialResult {
     pub p_value: f64,
 }
 
-/// Relative lift of a proportion, `rate_arm / rate_control - 1`, with its delta-method variance
-/// `v_arm / (m_c^2 n_arm) + v_c m_arm^2 / (m_c^4 n_c)`, where `v = p (1 - p)`.
-/// `None` when control's rate is 0 or a side is empty.
-pub fn sequential_relative(
+/// Relative lift of a proportion, `rate_arm / rate_control - 1`, and its delta-method variance
+/// `v_arm / (m_c^2 n_arm) + v_c m_arm^2 / (m_c^4 n_c)`, where `v = p (1 - p)`, as gbstats
+/// computes them. `None` when control's rate is 0 or a side is empty.
+pub(super) fn relative_lift(
     arm: ProportionCounts,
     control: ProportionCounts,
-    alpha: f64,
-) -> Option<SequentialResult> {
+) -> Option<(f64, f64)> {
     let (m_arm, m_control) = (arm.rate()?, control.rate()?);
     if m_control == 0.0 {
         return None;
@@ -34,8 +33,18 @@ pub fn sequential_relative(
     let (n_arm, n_control) = (arm.trials as f64, control.trials as f64);
     let variance = m_arm * (1.0 - m_arm) / (m_control.powi(2) * n_arm)
         + m_control * (1.0 - m_control) * m_arm.powi(2) / (m_control.powi(4) * n_control);
-    let estimate = (m_arm - m_control) / m_control;
-    confidence_sequence(estimate, variance, n_arm + n_control, alpha)
+    Some(((m_arm - m_control) / m_control, variance))
+}
+
+/// The always-valid interval and p-value of the [`relative_lift`].
+pub fn sequential_relative(
+    arm: ProportionCounts,
+    control: ProportionCounts,
+    alpha: f64,
+) -> Option<SequentialResult> {
+    let (estimate, variance) = relative_lift(arm, control)?;
+    let total_n = (arm.trials + control.trials) as f64;
+    confidence_sequence(estimate, variance, total_n, alpha)
 }
 
 /// Absolute difference of means `mean_a - mean_b`, variance `va/na + vb/nb`.

@@ -9,9 +9,11 @@
 //! The mean error of the posterior mean (the observed lift, a ratio estimator with an O(1/n)
 //! bias) is shown beside coverage.
 
-use super::{arm_counts, check, split, CalibrationCheck, CalibrationConfig, Target, DAY, LIFT};
+use super::{
+    arm_counts, check, planned_lift, split, CalibrationCheck, CalibrationConfig, Target, DAY,
+};
 use crate::synthetic::{Behaviour, Rng};
-use blendlab_analytics::stats::{bayes_relative, sample_size_per_arm, PlanInput, ALPHA};
+use blendlab_analytics::stats::{bayes_relative, ALPHA};
 
 /// The chance to win at which a team acts on a Bayesian reading (GrowthBook's default).
 const DECISION_CHANCE: f64 = 0.95;
@@ -53,17 +55,8 @@ fn aa(config: CalibrationConfig, behaviour: &Behaviour) -> CalibrationCheck {
 
 fn coverage(config: CalibrationConfig, behaviour: &Behaviour) -> CalibrationCheck {
     let mut rng = Rng::new(config.seed ^ 0xF6);
-    let baseline = behaviour.return_probability(DAY, 0.0);
-    let treated = behaviour.return_probability(DAY, LIFT);
+    let (baseline, treated, per_arm) = planned_lift(behaviour);
     let true_lift = treated / baseline - 1.0;
-    let per_arm = sample_size_per_arm(PlanInput {
-        baseline,
-        relative_lift: LIFT,
-        alpha: ALPHA,
-        power: 0.8,
-    })
-    .expect("the baseline is a valid rate")
-    .ceil() as u64;
     let (mut covered, mut error_sum, mut estimated) = (0u32, 0.0, 0u32);
     for _ in 0..config.runs {
         let arm = arm_counts(&mut rng, per_arm, treated);

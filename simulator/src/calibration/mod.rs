@@ -251,12 +251,9 @@ fn aa_daily_peeks(config: CalibrationConfig, behaviour: &Behaviour) -> Calibrati
     )
 }
 
-/// Experiments of the size `blendlab plan` gives for +10% on the D7 baseline, with a true +10%.
-fn power_and_coverage(
-    config: CalibrationConfig,
-    behaviour: &Behaviour,
-) -> (CalibrationCheck, CalibrationCheck) {
-    let mut rng = Rng::new(config.seed ^ 0xC3);
+/// The D7 baseline, the rate under a true +10% lift, and the users per arm `blendlab plan` gives
+/// for detecting it (alpha 5%, power 80%).
+fn planned_lift(behaviour: &Behaviour) -> (f64, f64, u64) {
     let baseline = behaviour.return_probability(DAY, 0.0);
     let treated = behaviour.return_probability(DAY, LIFT);
     let per_arm = sample_size_per_arm(PlanInput {
@@ -267,6 +264,16 @@ fn power_and_coverage(
     })
     .expect("the baseline is a valid rate")
     .ceil() as u64;
+    (baseline, treated, per_arm)
+}
+
+/// Experiments of the size `blendlab plan` gives for +10% on the D7 baseline, with a true +10%.
+fn power_and_coverage(
+    config: CalibrationConfig,
+    behaviour: &Behaviour,
+) -> (CalibrationCheck, CalibrationCheck) {
+    let mut rng = Rng::new(config.seed ^ 0xC3);
+    let (baseline, treated, per_arm) = planned_lift(behaviour);
     let (mut detected, mut covered, mut sequential_covered) = (0u32, 0u32, 0u32);
     for _ in 0..config.runs {
         let arm = arm_counts(&mut rng, per_arm, treated);
