@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+command -v patchelf >/dev/null || bash scripts/apt-install.sh patchelf
 root="$(bash scripts/install-cuda-toolkit.sh)"
 
 export CUDA_PATH="$root" CUDAToolkit_ROOT="$root" PATH="$root/bin:$PATH"
@@ -25,5 +26,14 @@ export CARGO_TARGET_DIR=target/cuda
 
 started=$(date +%s)
 cargo build --release --locked --features blendlab-cli/cuda --bin blendlab
+# llama-cpp-sys-2 links only the unversioned names beside the binary, and those are symbolic
+# links to the versioned files it leaves in its build directory: bring the files themselves.
+libs="$(ls -td target/cuda/release/build/llama-cpp-sys-2-*/out/lib | head -1)"
+cp -a "$libs"/lib*.so* target/cuda/release/
+# The binary's $ORIGIN run path does not reach its libraries' own dependencies (libllama needs
+# libggml, which needs libggml-cuda): a RUNPATH is not inherited. Each library gets its own.
+for lib in target/cuda/release/lib*.so.*.*; do
+  patchelf --set-rpath '$ORIGIN' "$lib"
+done
 echo "make cuda: built target/cuda/release/blendlab in $(( $(date +%s) - started )) s" >&2
 bash scripts/verify-cuda-binary.sh target/cuda/release

@@ -12,7 +12,7 @@ fail() { echo "verify-cuda-binary: $*" >&2; exit 1; }
 cuda_lib="$dir/libggml-cuda.so"
 [ -f "$cuda_lib" ] || fail "$cuda_lib is missing: the build has no CUDA backend"
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
-needed "$dir/blendlab" | grep -qx 'libllama.so' || fail "blendlab does not link libllama.so"
+needed "$dir/blendlab" | grep -q '^libllama\.so' || fail "blendlab does not link libllama.so"
 readelf -d "$dir/blendlab" | grep -q 'R\(UN\)\?PATH.*\$ORIGIN' || fail "blendlab has no \$ORIGIN run path"
 for lib in libcudart.so.13 libcublas.so.13 libcuda.so.1; do
   needed "$cuda_lib" | grep -qx "$lib" || fail "libggml-cuda.so does not link $lib"
@@ -23,6 +23,9 @@ done
 missing="$(LD_LIBRARY_PATH="$root/lib" ldd "$dir/blendlab" | grep 'not found' | grep -v libcuda.so.1 || true)"
 [ -z "$missing" ] || fail "unresolved libraries: $missing"
 echo "ok: every library but the driver's resolves"
+LD_LIBRARY_PATH="$root/lib" ldd "$dir/blendlab" | grep -q "libggml-cuda.so.* => $(cd "$dir" && pwd)/" ||
+  fail "blendlab does not load the libggml-cuda.so beside it"
+echo "ok: blendlab loads the libggml-cuda.so beside it (through \$ORIGIN)"
 # cuobjdump is no part of the compiler's wheels; its own wheel starts at 13.2 and reads the
 # fatbinaries of any 13.x.
 tools="${BLENDLAB_CUDA_CACHE:-$HOME/.cache/blendlab/cuda}/cuobjdump-13.2.51"
