@@ -81,7 +81,13 @@ run() {
   local work=/tmp/blendlab-gpu-check
   mkdir -p "$out" && rm -rf "$work" && mkdir -p "$work"
   [ -f "$pack_dir/bundle.tar.xz" ] || { echo "gpu-check run: no $pack_dir/bundle.tar.xz: carry $pack_dir" >&2; exit 1; }
-  xz -dc "$pack_dir/bundle.tar.xz" | tar -C "$work" -xf -
+  if command -v xz >/dev/null; then
+    xz -dc "$pack_dir/bundle.tar.xz" | tar -C "$work" -xf -
+  else
+    # An image without xz-utils: Python's lzma reads the same file.
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1], "r:xz").extractall(sys.argv[2])' \
+      "$pack_dir/bundle.tar.xz" "$work"
+  fi
   python3 -m pip install -q --no-index --no-deps --no-compile --target "$work/site" "$pack_dir"/gguf-*.whl
   export LD_LIBRARY_PATH="$work:$(cuda_library_path)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   {
