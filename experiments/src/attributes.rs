@@ -8,14 +8,16 @@ use crate::NameError;
 
 /// At most this many attributes per user: segments multiply comparisons, so a wide map is a
 /// mistake, not a feature.
-pub const MAX_ATTRIBUTES: usize = 20;
+const MAX_ATTRIBUTES: usize = 20;
 /// Longest attribute name: it becomes a column name, `attr_<name>`.
-pub const MAX_ATTRIBUTE_NAME: usize = 40;
+const MAX_ATTRIBUTE_NAME: usize = 40;
 /// Longest attribute value, in characters.
-pub const MAX_ATTRIBUTE_VALUE: usize = 128;
+const MAX_ATTRIBUTE_VALUE: usize = 128;
 
-/// A validated flat map of attribute names to string values, in name order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A validated flat map of attribute names to string values, in name order. Serializes as that
+/// JSON object (the store's form); reading one back goes through [`UserAttributes::parse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct UserAttributes(BTreeMap<String, String>);
 
 impl UserAttributes {
@@ -45,10 +47,6 @@ impl UserAttributes {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
-    }
-
-    pub fn into_map(self) -> BTreeMap<String, String> {
-        self.0
     }
 }
 

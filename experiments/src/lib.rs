@@ -11,7 +11,7 @@ mod names;
 mod policy;
 mod thompson;
 
-pub use attributes::{UserAttributes, MAX_ATTRIBUTES, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_VALUE};
+pub use attributes::UserAttributes;
 pub use definition::{read_definition, ArmDefinition, Audience, ExperimentDefinition, PolicyName};
 pub use experiment::{Arm, Experiment, ValidationErrors};
 pub use hashing::{bucket_ranges, choose_bucket, fnv1a32, growthbook_hash_v2};

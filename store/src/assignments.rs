@@ -12,13 +12,8 @@ pub struct AssignmentRow {
 
 /// The stored form of attributes: a JSON object, NULL when there are none.
 pub(crate) fn attributes_json(attributes: &UserAttributes) -> Option<String> {
-    (!attributes.is_empty()).then(|| {
-        let map: serde_json::Map<String, serde_json::Value> = attributes
-            .iter()
-            .map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)))
-            .collect();
-        serde_json::Value::Object(map).to_string()
-    })
+    (!attributes.is_empty())
+        .then(|| serde_json::to_string(attributes).expect("a map of strings serializes"))
 }
 
 /// Reads back what [`attributes_json`] wrote; a row written by hand that is not such an object

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{date_of_day, day_number};
-use blendlab_analytics::schema::datetime_column;
+use blendlab_analytics::schema::{assignments::ATTRIBUTE_PREFIX, datetime_column};
 use blendlab_experiments::UserAttributes;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -100,7 +100,7 @@ fn attribute_columns(attributes: &[UserAttributes]) -> Vec<Column> {
         .into_iter()
         .map(|name| {
             let values: Vec<Option<&str>> = attributes.iter().map(|a| a.get(name)).collect();
-            Column::new(format!("attr_{name}").into(), values)
+            Column::new(format!("{ATTRIBUTE_PREFIX}{name}").into(), values)
         })
         .collect()
 }

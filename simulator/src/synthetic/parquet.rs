@@ -12,7 +12,7 @@ use super::{
     simulate, Allocation, LogSink, Population, SimAssignment, SimConversation, SimEvent,
     SimMessage, SimSummary,
 };
-use blendlab_analytics::schema::datetime_column;
+use blendlab_analytics::schema::{assignments::ATTRIBUTE_PREFIX, datetime_column};
 use blendlab_analytics::AnalyticsError;
 
 const BATCH_ROWS: usize = 1 << 20;
@@ -150,7 +150,7 @@ impl Assignments {
             Column::new("arm".into(), self.arm),
             datetime_column("assigned_at", self.assigned_at),
             Column::new(SIMULATED.into(), vec![true; rows]),
-            Column::new("attr_platform".into(), self.platform),
+            Column::new(format!("{ATTRIBUTE_PREFIX}platform").into(), self.platform),
         ])
     }
 }

@@ -1,6 +1,9 @@
 //! The body of `POST /v1/chat/completions`, checked at the edge and turned into a chat turn.
 
-use std::{borrow::Cow, collections::HashMap};
+use std::{
+    borrow::Cow,
+    collections::{BTreeMap, HashMap},
+};
 
 use blendlab_experiments::UserAttributes;
 use blendlab_inference::{ChatMessage, Role};
@@ -233,7 +236,7 @@ fn metadata_attributes(
         None | Some(Value::Null) => return Ok(UserAttributes::default()),
         Some(Value::String(text)) => serde_json::from_str(text).map_err(|_| shape_error())?,
         Some(object @ Value::Object(_)) => {
-            serde_json::from_value(object.clone()).map_err(|_| shape_error())?
+            BTreeMap::deserialize(object).map_err(|_| shape_error())?
         }
         Some(_) => return Err(shape_error()),
     };
