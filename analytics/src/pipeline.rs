@@ -295,6 +295,7 @@ pub fn returned_users(user_days: LazyFrame) -> LazyFrame {
 }
 
 pub mod components;
+pub mod costs;
 
 pub use components::{attribution, EventInput};
 

@@ -12,6 +12,8 @@ use crate::{AnalyticsError, LogFrames};
 mod attribution;
 pub(crate) mod build;
 mod columns;
+mod decision;
+mod guardrail_tests;
 mod guardrails;
 
 pub use crate::request::{ArmSpec, ReportRequest};
@@ -19,6 +21,8 @@ pub use crate::request::{ArmSpec, ReportRequest};
 pub use crate::stats::off_policy::PolicyValue;
 pub use attribution::{ComponentAttribution, OutcomeEstimate, VsRest};
 pub use build::retention_vs_control;
+pub use decision::{ArmDecision, Verdict};
+pub use guardrail_tests::{GuardrailStatus, GuardrailTest};
 pub use guardrails::Guardrails;
 
 /// SRM is flagged below this p-value (docs/architecture.md).
@@ -71,6 +75,12 @@ pub struct ArmReport {
     /// `policy_values_reason`, when the log cannot support them.
     pub policy_values: Option<Vec<PolicyValue>>,
     pub policy_values_reason: Option<String>,
+    /// The definition's guardrails tested against their margins; empty on control.
+    #[serde(default)]
+    pub guardrail_tests: Vec<GuardrailTest>,
+    /// The verdict: null on control.
+    #[serde(default)]
+    pub decision: Option<ArmDecision>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,6 +1,8 @@
-//! What a report is asked for: the experiment, the day, the control, the window and the arms. At
-//! the bottom of the crate: every way of collecting a report reads it, and it reads nothing.
+//! What a report is asked for: the experiment, the day, the control, the window, the arms and the
+//! decision rules. At the bottom of the crate: every way of collecting a report reads it, and it
+//! reads nothing of the crate.
 
+use blendlab_experiments::DecisionRules;
 use chrono::NaiveDate;
 
 /// What to report on. `arms` comes from the experiment definition when there is one; over bare
@@ -15,6 +17,8 @@ pub struct ReportRequest {
     /// Candidate blend policies to evaluate off-policy besides the default ones (spec strings:
     /// `uniform`, `weighted:W1,W2,...`, `only:MODEL`, `no_repeat`).
     pub evaluate_policies: Vec<String>,
+    /// The primary metric and guardrails of the verdict (the definition's, or the default).
+    pub decision: DecisionRules,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -74,6 +74,7 @@ fn continuation_next_length_retries_and_feedback_are_attributed_to_the_component
         window_days: 30,
         arms: None,
         evaluate_policies: Vec::new(),
+        decision: blendlab_experiments::DecisionRules::default_for(30),
     };
     let report = compute_report(&frames, &request).unwrap();
     let blend = report.arm("blend").unwrap();
@@ -327,6 +328,7 @@ fn vector_request(case: &serde_json::Value) -> ReportRequest {
             .iter()
             .map(|s| s.as_str().unwrap().to_owned())
             .collect(),
+        decision: blendlab_experiments::DecisionRules::default_for(30),
     }
 }
 
@@ -501,6 +503,7 @@ fn clustered_intervals_widen_when_users_differ() {
             window_days: 30,
             arms: None,
             evaluate_policies: Vec::new(),
+            decision: blendlab_experiments::DecisionRules::default_for(30),
         };
         let report =
             compute_report(&blendlab_analytics::DataDir::scan(&dir).unwrap(), &request).unwrap();

@@ -22,6 +22,8 @@ fn the_report_statistics_keep_their_promises() {
         "srm",
         "bayes_aa",
         "bayes_coverage",
+        "guardrail_retention_at_margin",
+        "guardrail_ratio_at_margin",
         "components_aa",
         "components_coverage",
     ];

@@ -63,6 +63,7 @@ fn every_count_and_mean_matches_duckdb() {
             window_days: 30,
             arms: None,
             evaluate_policies: Vec::new(),
+            decision: blendlab_experiments::DecisionRules::default_for(30),
         };
         let report = compute_report(&DataDir::scan(&dir).unwrap(), &request).unwrap();
         let reference = duckdb(&dir, &spec.experiment, as_of, 30);

@@ -14,6 +14,7 @@ fn request(as_of: &str) -> ReportRequest {
         window_days: 30,
         arms: None,
         evaluate_policies: Vec::new(),
+        decision: blendlab_experiments::DecisionRules::default_for(30),
     }
 }
 

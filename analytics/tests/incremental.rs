@@ -37,6 +37,8 @@ fn daily_runs_from_kept_parts_equal_the_one_pass_report() {
         window_days: 30,
         arms: None,
         evaluate_policies: Vec::new(),
+        // Guardrails on per-user cost sums, which the day parts must add up per user.
+        decision: common::compute_guardrail_rules(),
     };
     let start: NaiveDate = "2026-10-01".parse().unwrap();
     let day = |n: i64| start + chrono::Duration::days(n);
@@ -79,6 +81,7 @@ fn daily_runs_from_kept_parts_equal_the_one_pass_report() {
     );
     assert!(blend.guardrails.latency_p95_ms.is_some());
     assert!(blend.guardrails.conversations > 0);
+    assert!(blend.guardrail_tests[0].p_value.is_some(), "{blend:?}");
 
     // The data directory is only read.
     let listing: Vec<_> = std::fs::read_dir(&data).unwrap().collect();
@@ -103,6 +106,7 @@ fn a_window_or_experiment_keeps_its_own_parts() {
             window_days,
             arms: None,
             evaluate_policies: Vec::new(),
+            decision: blendlab_experiments::DecisionRules::default_for(window_days),
         };
         let (report, run) =
             compute_report_incremental(&frames, &request, &state, log_is_final()).unwrap();
@@ -131,6 +135,7 @@ fn a_day_is_kept_only_once_the_next_day_is_over() {
         window_days: 30,
         arms: None,
         evaluate_policies: Vec::new(),
+        decision: blendlab_experiments::DecisionRules::default_for(30),
     };
     // Only the messages through 2026-10-05 are final: days 10-01..10-04 are kept (their next
     // day is over); 10-05 waits for 10-06, and 10-06..10-11 are not over.
@@ -193,6 +198,7 @@ fn a_reply_before_midnight_continued_after_it_counts_as_in_one_pass() {
             window_days: 30,
             arms: None,
             evaluate_policies: Vec::new(),
+            decision: blendlab_experiments::DecisionRules::default_for(30),
         };
         let (incremental, _) =
             compute_report_incremental(&frames, &request, &state, log_is_final()).unwrap();

@@ -107,6 +107,7 @@ fn a_hive_partitioned_messages_folder_reads_like_one_file() {
         window_days: 30,
         arms: None,
         evaluate_policies: Vec::new(),
+        decision: blendlab_experiments::DecisionRules::default_for(30),
     };
     let report = blendlab_analytics::compute_report(&frames, &request).unwrap();
     let control = report.arm("control").unwrap();

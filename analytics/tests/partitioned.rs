@@ -7,6 +7,8 @@ use blendlab_analytics::report::ReportRequest;
 use blendlab_analytics::{compute_report, DataDir};
 use blendlab_simulator::synthetic::{write_parquet, Population, RandomAllocation};
 
+mod common;
+
 #[test]
 fn the_report_in_user_groups_equals_the_single_pass() {
     let dir = std::env::temp_dir().join(format!("blendlab-partitioned-{}", std::process::id()));
@@ -22,6 +24,8 @@ fn the_report_in_user_groups_equals_the_single_pass() {
         window_days: 30,
         arms: None,
         evaluate_policies: vec!["weighted:2,1,1".into()],
+        // Guardrails on per-user cost sums, which the groups must add up.
+        decision: common::compute_guardrail_rules(),
     };
     let report = |partitions: u32| {
         blendlab_analytics::collect::set_collection(blendlab_analytics::collect::Collection {
@@ -39,6 +43,11 @@ fn the_report_in_user_groups_equals_the_single_pass() {
         "{blend}"
     );
     assert!(blend["guardrails"]["latency_p95_ms"].is_number(), "{blend}");
+    assert!(
+        blend["guardrail_tests"][0]["p_value"].is_number(),
+        "{blend}"
+    );
+    assert!(blend["decision"]["verdict"].is_string(), "{blend}");
     // Per-user cells and policy values too: 5 policies (uniform, only x3, no_repeat, weighted)
     // by 3 estimators.
     assert_eq!(

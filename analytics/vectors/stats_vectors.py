@@ -6,8 +6,9 @@ the log scale below 1e-300), with no absolute floor:
 - statsmodels: pooled two-proportion z-test, log-ratio CI of two proportions, Holm and
   Benjamini-Hochberg, OLS for the power-law fit, NormalIndPower for sample sizes;
 - scipy: Welch's t-test and its CI, the SRM chi-square;
-- gbstats (GrowthBook): always-valid sequential intervals and p-values on the relative lift, and
-  the effect Bayesian test (chance to win, risk, credible interval) on the same lift.
+- gbstats (GrowthBook): always-valid sequential intervals and p-values on the relative lift, the
+  effect Bayesian test (chance to win, risk, credible interval) on the same lift, and the one-sided
+  non-inferiority tests of guardrails (proportions and ratios of per-user sums) at a margin.
 
 The cases sit where decisions are made: most comparisons are A/A-like or have effects near zero,
 so their p-values spread over 1e-4..1; a few are tiny, huge, hugely significant, or have a side
@@ -28,8 +29,14 @@ import scipy.special
 import statsmodels
 import statsmodels.api as sm
 from gbstats.bayesian.tests import EffectBayesianABTest
-from gbstats.frequentist.tests import SequentialConfig, SequentialTwoSidedTTest
-from gbstats.models.statistics import ProportionStatistic, SampleMeanStatistic
+from gbstats.frequentist.tests import (
+    FrequentistConfig,
+    OneSidedTreatmentGreaterTTest,
+    OneSidedTreatmentLesserTTest,
+    SequentialConfig,
+    SequentialTwoSidedTTest,
+)
+from gbstats.models.statistics import ProportionStatistic, RatioStatistic, SampleMeanStatistic
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
@@ -274,5 +281,100 @@ for kind in bayes_kinds:
     case.update(bayes_relative(x_arm, n_arm, x_ctl, n_ctl))
     bayes.append(case)
 out["bayes"] = bayes
+
+
+def ratio_moments(m, d):
+    return dict(n=len(m), m_sum=float(m.sum()), m_sum_squares=float((m * m).sum()),
+                d_sum=float(d.sum()), d_sum_squares=float((d * d).sum()), m_d_sum=float((m * d).sum()))
+
+
+def ratio_statistic(moments):
+    return RatioStatistic(
+        n=moments["n"],
+        m_statistic=SampleMeanStatistic(n=moments["n"], sum=moments["m_sum"], sum_squares=moments["m_sum_squares"]),
+        d_statistic=SampleMeanStatistic(n=moments["n"], sum=moments["d_sum"], sum_squares=moments["d_sum_squares"]),
+        m_d_sum_of_products=moments["m_d_sum"],
+    )
+
+
+def ratio_side(kind, n, scale, activity):
+    """Per-user numerator and denominator of a guardrail ratio for `n` users; `activity` is the
+    case's replies per user or share of users who return, the same on both sides."""
+    if kind == "error_rate":
+        replies = draws.poisson(activity, size=n).astype(float)
+        errors = draws.binomial(replies.astype(int), min(0.5, 0.03 * scale)).astype(float)
+        return errors, replies
+    returned = draws.binomial(1, activity, size=n).astype(float)
+    seconds = draws.gamma(2.0, 3.0 * scale, size=n) * (1 + returned)
+    return seconds, returned
+
+
+def non_inferiority_case(kind, harm):
+    """A comparison whose true relative change sits within -3..2 standard errors of the margin,
+    so that p-values spread over the range where guardrails pass or stay inconclusive."""
+    margin = rng.choice([0.02, 0.05, 0.1, 0.2]) if kind == "proportion" else rng.choice([0.05, 0.1, 0.25])
+    n_ctl, n_arm = log_uniform_int(300, 60_000), log_uniform_int(300, 60_000)
+    case = dict(kind=kind, harm=harm, margin=margin)
+    sign = 1 if harm == "increase" else -1
+    z = rng.uniform(-3.0, 2.0)
+    if kind == "proportion":
+        base = rng.uniform(0.05, 0.6)
+        relative_se = math.sqrt((1 - base) / base * (1 / n_ctl + 1 / n_arm))
+        true_lift = sign * margin + z * relative_se
+        x_ctl = int(draws.binomial(n_ctl, base))
+        x_arm = int(draws.binomial(n_arm, min(0.95, max(0.001, base * (1 + true_lift)))))
+        case.update(x_ctl=x_ctl, n_ctl=n_ctl, x_arm=x_arm, n_arm=n_arm)
+        return case, (ProportionStatistic(sum=x_ctl, n=n_ctl), ProportionStatistic(sum=x_arm, n=n_arm))
+    activity = rng.uniform(3, 30) if kind == "error_rate" else rng.uniform(0.2, 0.6)
+    sides = {"ctl": ratio_moments(*ratio_side(kind, n_ctl, 1.0, activity))}
+    control = ratio_statistic(sides["ctl"])
+    relative_se = math.sqrt(control.variance / control.mean**2 * (1 / n_ctl + 1 / n_arm))
+    true_lift = max(-0.9, sign * margin + z * relative_se)
+    sides["arm"] = ratio_moments(*ratio_side(kind, n_arm, 1 + true_lift, activity))
+    for side, moments in sides.items():
+        case.update({f"{k}_{side}": v for k, v in moments.items()})
+    return case, (control, ratio_statistic(sides["arm"]))
+
+
+def one_sided(case, control, arm):
+    """gbstats' one-sided test at the margin, with the bound and p-value read so they keep their
+    digits: gbstats 0.8.0 returns `1 - cdf` (which rounds tiny p-values to 0) and, for the lesser
+    test, the interval `[-inf, estimate - width]` (its upper end should be `estimate + width`)."""
+    increase = case["harm"] == "increase"
+    config = FrequentistConfig(difference_type="relative", alpha=0.05,
+                               test_value=case["margin"] if increase else -case["margin"])
+    test = (OneSidedTreatmentLesserTTest if increase else OneSidedTreatmentGreaterTTest)(control, arm, config)
+    result = test.compute_result()
+    if result.error_message:
+        return dict(lift=None, df=None, bound=None, p_value=None, error=result.error_message)
+    lift, se, dof = float(test.point_estimate), math.sqrt(float(test.variance)), float(test.dof)
+    crit = (lift - float(test.test_value)) / se
+    p_value = float(stats.t.sf(-crit if increase else crit, dof))
+    assert abs(p_value - float(result.p_value)) < 1e-12, (p_value, result.p_value)
+    width = float(stats.t.ppf(0.95, dof)) * se
+    bound = lift + width if increase else lift - width
+    if not increase:
+        assert abs(bound - float(result.ci[0])) < 1e-12
+    return dict(lift=lift, df=dof, bound=bound, p_value=p_value)
+
+
+non_inferiority = []
+for kind, harm, count in (("proportion", "decrease", 24), ("error_rate", "increase", 20),
+                          ("compute", "increase", 20)):
+    for _ in range(count):
+        case, (control, arm) = non_inferiority_case(kind, harm)
+        case.update(one_sided(case, control, arm))
+        non_inferiority.append(case)
+# Where no test exists: a control that never errs, and an arm of one user.
+zero = dict(kind="proportion", harm="decrease", margin=0.05, x_ctl=0, n_ctl=500, x_arm=40, n_arm=500)
+zero.update(one_sided(zero, ProportionStatistic(sum=0, n=500), ProportionStatistic(sum=40, n=500)))
+single = dict(kind="error_rate", harm="increase", margin=0.1)
+sides = {"ctl": ratio_moments(*ratio_side("error_rate", 400, 1.0, 10.0)),
+         "arm": ratio_moments(np.array([1.0]), np.array([9.0]))}
+for side, moments in sides.items():
+    single.update({f"{k}_{side}": v for k, v in moments.items()})
+single.update(one_sided(single, ratio_statistic(sides["ctl"]), ratio_statistic(sides["arm"])))
+non_inferiority += [zero, single]
+out["non_inferiority"] = non_inferiority
 
 print(json.dumps(out, indent=1))

@@ -81,13 +81,14 @@ pub async fn report(args: ReportArgs) -> anyhow::Result<()> {
                 window_days: args.window_days,
                 arms: None,
                 evaluate_policies: args.evaluate_policy.clone(),
+                decision: blendlab_experiments::DecisionRules::default_for(args.window_days),
             };
             if let Some(path) = &args.definition {
                 let definition = blendlab_experiments::read_definition(path)?;
                 request = ReportRequest {
                     experiment: args.experiment.clone(),
                     evaluate_policies: args.evaluate_policy.clone(),
-                    ..request_for(&definition, as_of)
+                    ..request_for(&definition, as_of)?
                 };
             }
             let (dir, state) = (dir.clone(), args.state.clone());

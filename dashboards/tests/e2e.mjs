@@ -192,6 +192,18 @@ await step("the experiment page draws the report's retention, ratio and engageme
   const policies = await page.locator("#policy-values tbody tr").allTextContents();
   for (const policy of ["uniform", "only:small-a", "no_repeat"]) check(policies.some((t) => t.startsWith(policy)), `the what-if table has ${policy}`, policies);
   check((await page.textContent("#power-law")).match(/\d\.\d{3}/), "the power-law table has numbers");
+  // The verdict and the definition's two guardrails, as the report gives them.
+  const decision = treatment.decision;
+  check(decision && ["ship", "no_ship", "keep_running"].includes(decision.verdict), "the report has a verdict", decision);
+  const shown = await page.getAttribute(`#decision .decision[data-arm="${treatment.arm}"] .verdict`, "data-verdict");
+  check(shown === decision.verdict, "the decision card shows the report's verdict", [shown, decision.verdict]);
+  const reasons = await page.locator(`#decision .decision[data-arm="${treatment.arm}"] li`).allTextContents();
+  check(JSON.stringify(reasons) === JSON.stringify(decision.reasons), "every reason is listed", [reasons, decision.reasons]);
+  check(treatment.guardrail_tests.length === 2, "the definition's two guardrails are tested", treatment.guardrail_tests);
+  for (const test of treatment.guardrail_tests) {
+    const row = await page.textContent(`#decision tr[data-guardrail="${treatment.arm}/${test.metric}"]`);
+    check(row.includes(test.status.replace("_", " ")), `guardrail ${test.metric} shows its status`, [row, test.status]);
+  }
   await shot("03-experiment");
   // The README's picture: the top of the page, down to the ratio chart.
   const bottom = await page.$eval("#chart-ratio", (canvas) => canvas.getBoundingClientRect().bottom + window.scrollY + 24);
@@ -266,6 +278,8 @@ await step("the leaderboard lists every arm against control and sorts", async ()
   const row = await page.textContent(`tr[data-row="${experimentKey}/blend"]`);
   check(row.includes(`×${blend.d7.ratio.toFixed(3)}`), "the D7 ratio from the report", [row, blend.d7.ratio]);
   check(row.includes("blend of 3"), "blends are marked as such", row);
+  const verdict = await page.getAttribute(`tr[data-row="${experimentKey}/blend"] .verdict`, "data-verdict");
+  check(blend.decision && verdict === blend.decision.verdict, "the leaderboard shows the verdict", [verdict, blend.decision]);
   await page.click('th[data-sort="arm"]');
   check((await page.getAttribute('th[data-sort="arm"]', "aria-sort")) === "ascending", "sorted by arm");
   const arms = await page.$$eval("tr[data-row]", (rows) => rows.map((r) => r.dataset.row.split("/")[1]));
@@ -283,6 +297,11 @@ await step("an experiment created through the form is stored", async () => {
   await page.fill('#experiment-form input[name="name"]', "Made in the browser");
   await page.fill('#experiment-form .arm-row:nth-child(1) input[name="arm-models"]', "large");
   await page.fill('#experiment-form .arm-row:nth-child(2) input[name="arm-models"]', "small-a, small-b");
+  await page.fill('#experiment-form input[name="primary_metric"]', "retention_d1");
+  await page.click("#add-guardrail");
+  await page.fill('#experiment-form .guardrail-row input[name="guardrail-metric"]', "retention_d3");
+  await page.selectOption('#experiment-form .guardrail-row select[name="guardrail-direction"]', "max_relative_decrease");
+  await page.fill('#experiment-form .guardrail-row input[name="guardrail-margin"]', "0.05");
   await shot("05-new-experiment");
   await page.click('#experiment-form button[type="submit"]');
   await page.waitForFunction(() => window.location.hash === "#/experiments/ui-created");
@@ -290,6 +309,8 @@ await step("an experiment created through the form is stored", async () => {
   await page.waitForSelector("#no-exposures");
   const stored = await apiGet("/api/v1/experiments/ui-created");
   check(stored.name === "Made in the browser" && stored.arms[1].models.join() === "small-a,small-b", "stored as entered", stored);
+  check(stored.primary_metric === "retention_d1", "the primary metric is stored", stored);
+  check(JSON.stringify(stored.guardrails) === JSON.stringify([{ metric: "retention_d3", max_relative_decrease: 0.05 }]), "the guardrail is stored", stored);
 });
 
 await step("a draft is edited through the form and started", async () => {
@@ -303,6 +324,7 @@ await step("a draft is edited through the form and started", async () => {
   await page.waitForSelector('.lede:has-text("Edited in the browser")');
   const edited = await apiGet("/api/v1/experiments/ui-created");
   check(edited.name === "Edited in the browser" && edited.arms[1].weight === 0.75, "the edit is stored", edited);
+  check(edited.guardrails?.length === 1 && edited.primary_metric === "retention_d1", "an edit keeps the decision rules", edited);
   await page.click('button:has-text("Start")');
   await page.waitForSelector(".status-running");
   check((await apiGet("/api/v1/experiments/ui-created")).status === "running", "started through the page");

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::decision::GuardrailDefinition;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"key": "blend-test", "name": "Blend vs one model", "control": "control",
@@ -22,6 +24,13 @@ pub struct ExperimentDefinition {
     pub window_days: u32,
     #[serde(default)]
     pub audience: Audience,
+    /// The metric the verdict rests on: `retention_dK`, `time_spent_dK` or `user_messages_dK`;
+    /// day-7 retention when absent (the window's last day when it is shorter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_metric: Option<String>,
+    /// One-sided non-inferiority margins the arm must be shown to stay within to ship.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<GuardrailDefinition>,
     pub arms: Vec<ArmDefinition>,
 }
 

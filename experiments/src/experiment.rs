@@ -5,6 +5,7 @@
 use std::{collections::HashSet, fmt};
 
 use crate::{
+    decision::DecisionRules,
     definition::{ArmDefinition, ExperimentDefinition},
     hashing::bucket_ranges,
     names::{ArmName, ExperimentKey},
@@ -40,6 +41,7 @@ pub struct Experiment {
     arms: Vec<Arm>,
     control: usize,
     ranges: Vec<(f64, f64)>,
+    decision: DecisionRules,
 }
 
 impl Experiment {
@@ -69,6 +71,13 @@ impl Experiment {
             ));
         }
         let arms = parse_arms(&definition.arms, &is_known_model, &mut problems);
+        let decision = DecisionRules::parse(
+            definition.primary_metric.as_deref(),
+            &definition.guardrails,
+            definition.window_days,
+        )
+        .map_err(|found| problems.extend(found))
+        .ok();
         let control = definition
             .arms
             .iter()
@@ -79,8 +88,8 @@ impl Experiment {
                 definition.control
             ));
         }
-        match (key, arms, control) {
-            (Ok(key), Some(arms), Some(control)) if problems.is_empty() => {
+        match (key, arms, control, decision) {
+            (Ok(key), Some(arms), Some(control), Some(decision)) if problems.is_empty() => {
                 definition.salt = Some(definition.salt_or_key().to_owned());
                 let weights: Vec<f64> = arms.iter().map(|a| a.weight).collect();
                 let ranges = bucket_ranges(&weights, definition.coverage);
@@ -90,6 +99,7 @@ impl Experiment {
                     arms,
                     control,
                     ranges,
+                    decision,
                 })
             }
             _ => Err(ValidationErrors(problems)),
@@ -115,6 +125,11 @@ impl Experiment {
 
     pub fn arm(&self, name: &str) -> Option<&Arm> {
         self.arms.iter().find(|a| a.name.as_str() == name)
+    }
+
+    /// The primary metric and guardrails the verdict rests on.
+    pub fn decision_rules(&self) -> &DecisionRules {
+        &self.decision
     }
 
     pub fn control(&self) -> &Arm {

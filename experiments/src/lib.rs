@@ -4,6 +4,7 @@
 mod arm_policy;
 mod assignment;
 mod attributes;
+mod decision;
 mod definition;
 mod experiment;
 mod hashing;
@@ -12,6 +13,10 @@ mod policy;
 mod thompson;
 
 pub use attributes::UserAttributes;
+pub use decision::{
+    DecisionRules, Guardrail, GuardrailDefinition, GuardrailMetric, Harm, PrimaryMetric,
+    MAX_GUARDRAILS,
+};
 pub use definition::{read_definition, ArmDefinition, Audience, ExperimentDefinition, PolicyName};
 pub use experiment::{Arm, Experiment, ValidationErrors};
 pub use hashing::{bucket_ranges, choose_bucket, fnv1a32, growthbook_hash_v2};

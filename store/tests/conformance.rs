@@ -607,7 +607,7 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
 
     // Each report kept the parts of the finished days (all but yesterday and today), and the
     // next report reads them back instead of the log.
-    let series = part_series(&request_for(&definition(), today)).unwrap();
+    let series = part_series(&request_for(&definition(), today).unwrap()).unwrap();
     for (fresh, first) in [&sqlite, &postgres].into_iter().zip(&reports) {
         let kept = fresh
             .store
@@ -633,7 +633,8 @@ async fn the_report_over_postgres_equals_the_report_over_sqlite() {
         "{summary:?}"
     );
     let frames = DataDir::scan(&out.0).unwrap();
-    let from_parquet = compute_report(&frames, &request_for(&definition(), today)).unwrap();
+    let from_parquet =
+        compute_report(&frames, &request_for(&definition(), today).unwrap()).unwrap();
     assert_reports_match(&serde_json::to_value(from_parquet).unwrap(), &reports[1]);
 }
 

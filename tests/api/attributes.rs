@@ -122,7 +122,7 @@ async fn attributes_are_stored_with_the_first_exposure_and_exported_as_columns()
     let frames = DataDir::scan(&out).unwrap();
     assert_eq!(frames.attributes, ["locale", "platform"]);
     let definition = serde_json::from_value(example_definition()).unwrap();
-    let report = compute_report(&frames, &request_for(&definition, today)).unwrap();
+    let report = compute_report(&frames, &request_for(&definition, today).unwrap()).unwrap();
     assert_eq!(report.arms.iter().map(|a| a.users).sum::<u64>(), 4);
 }
 

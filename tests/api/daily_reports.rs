@@ -178,7 +178,7 @@ async fn the_export_is_incremental_and_reports_the_same_as_the_store() {
         .unwrap();
     let frames = DataDir::scan(&out).unwrap();
     let definition = serde_json::from_value(example_definition()).unwrap();
-    let from_parquet = compute_report(&frames, &request_for(&definition, today)).unwrap();
+    let from_parquet = compute_report(&frames, &request_for(&definition, today).unwrap()).unwrap();
     assert_eq!(from_parquet, from_store);
     assert_eq!(
         from_store.arm("control").unwrap().retention[2].retained,

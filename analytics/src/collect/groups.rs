@@ -14,7 +14,7 @@ use super::shared::{
     Collected,
 };
 use crate::load::LogFrames;
-use crate::pipeline::{self, out, Horizon};
+use crate::pipeline::{self, costs, out, Horizon};
 use crate::schema::{assignments as a, messages as m};
 use crate::AnalyticsError;
 
@@ -44,6 +44,7 @@ pub fn collect_in_groups(
 
     let (mut user_days, mut conversations, mut sums, mut latencies, mut cells) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let mut cost_moments = vec![];
     for group in 0..partitions {
         let members = cohorts.clone().lazy().filter(
             (col(out::UID).cast(DataType::Int64) % lit(i64::from(partitions)))
@@ -52,6 +53,11 @@ pub fn collect_in_groups(
         let messages = messages_of(members.clone());
         user_days.push(collect(pipeline::user_days(messages.clone(), members))?);
         conversations.push(collect(pipeline::conversations(messages.clone()))?);
+        // A user's messages are all in their group, so per-user sums and their moments add up.
+        cost_moments.push(collect(costs::cost_moments(
+            costs::user_costs(messages.clone(), extras, out::UID),
+            extras,
+        ))?);
         sums.push(collect(
             messages
                 .clone()
@@ -98,5 +104,8 @@ pub fn collect_in_groups(
         arm_models,
         conversations: collect(summed_by_arm(conversations)?)?,
         returned_users: collect(pipeline::returned_users(user_days))?,
+        cost_moments: collect(
+            summed_by_arm(cost_moments)?.sort([a::ARM], SortMultipleOptions::default()),
+        )?,
     })
 }

@@ -4,7 +4,7 @@ use polars::prelude::*;
 
 use super::shared::{arm_models_frame, blended, engine, event_input, Collected};
 use crate::load::LogFrames;
-use crate::pipeline::{self, Horizon};
+use crate::pipeline::{self, costs, out, Horizon};
 use crate::request::ArmSpec;
 use crate::AnalyticsError;
 
@@ -40,8 +40,12 @@ pub fn collect(
             &frames.message_extras,
             events,
         )?,
-        pipeline::conversations(messages),
+        pipeline::conversations(messages.clone()),
         pipeline::returned_users(user_days),
+        costs::cost_moments(
+            costs::user_costs(messages, &frames.message_extras, out::UID),
+            &frames.message_extras,
+        ),
     ];
     // One plan after another: measured on 20M messages, this is both faster and about 40% lower
     // in peak memory than `collect_all` running them side by side (docs/benchmarks.md).
@@ -62,5 +66,6 @@ pub fn collect(
         arm_models,
         conversations: next(),
         returned_users: next(),
+        cost_moments: next(),
     })
 }

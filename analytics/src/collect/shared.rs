@@ -18,6 +18,8 @@ pub struct Collected {
     pub arm_models: DataFrame,
     pub conversations: DataFrame,
     pub returned_users: DataFrame,
+    /// Per arm, the moments of the per-user cost sums (`pipeline::costs::cost_moments`).
+    pub cost_moments: DataFrame,
 }
 
 /// The first exposure of `experiment` in microseconds, or `None` when it has no assignments.

@@ -140,8 +140,21 @@ fn engagement_lines(report: &Report, time: bool) -> Vec<Line> {
 fn markdown_tables_to_html(markdown: &str) -> String {
     let mut html = String::new();
     let mut in_table = false;
+    let mut in_list = false;
     let mut header = true;
     for line in markdown.lines() {
+        if let Some(item) = line.strip_prefix("- ") {
+            if !in_list {
+                html.push_str("<ul>");
+                in_list = true;
+            }
+            let _ = write!(html, "<li>{}</li>", escape(&item.replace('`', "")));
+            continue;
+        }
+        if in_list {
+            html.push_str("</ul>");
+            in_list = false;
+        }
         if line.starts_with('|') {
             if line.starts_with("|---") {
                 continue;
@@ -178,6 +191,9 @@ fn markdown_tables_to_html(markdown: &str) -> String {
     }
     if in_table {
         html.push_str("</table>");
+    }
+    if in_list {
+        html.push_str("</ul>");
     }
     html
 }

@@ -37,6 +37,7 @@ pub fn markdown(report: &Report) -> String {
             arm.arm, arm.users, arm.expected_share, arm.observed_share
         );
     }
+    super::decision::decision(report, &mut out);
     let _ = writeln!(out, "\n## Retention\n");
     let _ = writeln!(out, "| arm | day | eligible | retained | rate | ratio vs control (95% CI) | p | p (Holm) | always-valid CI | p (seq) | chance to win | risk (lift) |");
     let _ = writeln!(

@@ -6,8 +6,9 @@ use chrono::NaiveDate;
 
 use super::columns::{counts, floats, strings};
 use super::{
-    attribution, guardrails, power_laws, ArmReport, BayesVsControl, EngagementDay, MeanVsControl,
-    PowerLaws, Report, ReportRequest, RetentionDay, RetentionVsControl, Srm, SrmArm, SRM_WARNING_P,
+    attribution, decision, guardrail_tests, guardrails, power_laws, ArmReport, BayesVsControl,
+    EngagementDay, MeanVsControl, PowerLaws, Report, ReportRequest, RetentionDay,
+    RetentionVsControl, Srm, SrmArm, SRM_WARNING_P,
 };
 use crate::collect::Collected;
 use crate::pipeline::{out, Horizon};
@@ -69,6 +70,7 @@ pub fn assemble(
         report.power_law = power_laws(&report.retention, &report.engagement, &control_report);
         reports.push(report);
     }
+    decide(request, &collected, &srm, &mut reports)?;
     Ok(Report {
         experiment: request.experiment.clone(),
         as_of: request.as_of,
@@ -78,6 +80,29 @@ pub fn assemble(
         srm,
         arms: reports,
     })
+}
+
+/// Tests the definition's guardrails and gives the verdict of every arm but control (first).
+fn decide(
+    request: &ReportRequest,
+    collected: &Collected,
+    srm: &Srm,
+    reports: &mut [ArmReport],
+) -> Result<(), AnalyticsError> {
+    let moments = guardrail_tests::read_cost_moments(&collected.cost_moments)?;
+    let Some((control, arms)) = reports.split_first_mut() else {
+        return Ok(());
+    };
+    for arm in arms {
+        arm.guardrail_tests = request
+            .decision
+            .guardrails
+            .iter()
+            .map(|guardrail| guardrail_tests::test(guardrail, arm, control, &moments))
+            .collect();
+        arm.decision = Some(decision::decide(&request.decision, arm, srm));
+    }
+    Ok(())
 }
 
 /// The guardrails frame with its per-arm conversation and returned-user counts joined on.
@@ -267,6 +292,8 @@ fn arm_report_without_comparison(
         attribution: blend.attribution,
         policy_values: blend.policy_values,
         policy_values_reason: blend.policy_values_reason,
+        guardrail_tests: Vec::new(),
+        decision: None,
     }
 }
 

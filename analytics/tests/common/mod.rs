@@ -67,3 +67,18 @@ pub fn frames(assignments: DataFrame, messages: DataFrame) -> LogFrames {
 pub fn date(text: &str) -> NaiveDate {
     text.parse().unwrap()
 }
+
+/// Decision rules with one guardrail on per-user cost sums (compute seconds per returned user,
+/// +10%): what every way of collecting a report must add up the same.
+pub fn compute_guardrail_rules() -> blendlab_experiments::DecisionRules {
+    blendlab_experiments::DecisionRules::parse(
+        None,
+        &[blendlab_experiments::GuardrailDefinition {
+            metric: "compute_s_per_returned_user".into(),
+            max_relative_increase: Some(0.1),
+            max_relative_decrease: None,
+        }],
+        30,
+    )
+    .unwrap()
+}

@@ -97,6 +97,7 @@ fn analytics(args: AnalyticsBenchArgs) -> anyhow::Result<()> {
         window_days: 30,
         arms: None,
         evaluate_policies: Vec::new(),
+        decision: blendlab_experiments::DecisionRules::default_for(30),
     };
     // DuckDB first: a child starts with its parent's peak RSS, which must not be the report's.
     let duckdb = if args.no_duckdb {

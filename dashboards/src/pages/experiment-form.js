@@ -39,6 +39,9 @@ export function experimentForm({ existing, modelIds, onSaved, onCancel }) {
     ["all", "new_users"].map((a) => el("option", { value: a, selected: a === start.audience }, a)),
   );
   const salt = el("input", { name: "salt", value: start.salt ?? "", placeholder: "default: the key" });
+  const primary = el("input", { name: "primary_metric", value: start.primary_metric ?? "", placeholder: "default: retention_d7" });
+  const guardrailRows = el("div", { class: "guardrail-rows" });
+  (start.guardrails ?? []).forEach((g) => guardrailRows.append(guardrailRow(g)));
   const models = el("datalist", { id: "model-ids" }, modelIds.map((m) => el("option", { value: m })));
 
   const armRows = el("div", { class: "arm-rows" });
@@ -60,7 +63,12 @@ export function experimentForm({ existing, modelIds, onSaved, onCancel }) {
       field("Window (days)", windowDays),
       field("Audience", audience),
       field("Salt", salt),
+      field("Primary metric", primary, "retention_dK, time_spent_dK or user_messages_dK"),
     ),
+    el("h3", {}, "Guardrails"),
+    el("p", { class: "muted" }, "Each must be shown, one-sided at 5%, to stay within its margin for the verdict to ship: error_rate, compute_s_per_returned_user (increase) or retention_dK (decrease)."),
+    guardrailRows,
+    el("button", { type: "button", class: "secondary", id: "add-guardrail", onclick: () => guardrailRows.append(guardrailRow({ metric: "", max_relative_increase: "" })) }, "Add guardrail"),
     el("h3", {}, "Arms"),
     el("p", { class: "muted" }, "Weights sum to 1. Models: comma-separated ids; more than one makes a blend."),
     models,
@@ -87,6 +95,9 @@ export function experimentForm({ existing, modelIds, onSaved, onCancel }) {
       arms: [...armRows.children].map((row) => row.readArm()),
     };
     if (salt.value.trim()) definition.salt = salt.value.trim();
+    if (primary.value.trim()) definition.primary_metric = primary.value.trim();
+    const guardrails = [...guardrailRows.children].map((row) => row.readGuardrail());
+    if (guardrails.length) definition.guardrails = guardrails;
     clear(status, el("p", { class: "muted" }, "Saving…"));
     try {
       const saved = editing
@@ -99,6 +110,37 @@ export function experimentForm({ existing, modelIds, onSaved, onCancel }) {
     }
   });
   return form;
+}
+
+/** One guardrail: its metric, which way it may not move, and the relative margin. */
+function guardrailRow(guardrail) {
+  const decrease = guardrail.max_relative_decrease !== undefined && guardrail.max_relative_decrease !== null;
+  const metric = el("input", { name: "guardrail-metric", value: guardrail.metric, placeholder: "metric", "aria-label": "Guardrail metric" });
+  const direction = el(
+    "select",
+    { name: "guardrail-direction", "aria-label": "Direction" },
+    [
+      ["max_relative_increase", "may rise by at most"],
+      ["max_relative_decrease", "may fall by at most"],
+    ].map(([value, label]) => el("option", { value, selected: (value === "max_relative_decrease") === decrease }, label)),
+  );
+  const margin = el("input", {
+    name: "guardrail-margin",
+    value: decrease ? guardrail.max_relative_decrease : guardrail.max_relative_increase,
+    inputmode: "decimal",
+    placeholder: "0.10",
+    "aria-label": "Margin",
+  });
+  const row = el(
+    "div",
+    { class: "guardrail-row" },
+    metric,
+    direction,
+    margin,
+    el("button", { type: "button", class: "secondary", "aria-label": "Remove guardrail", onclick: () => row.remove() }, "×"),
+  );
+  row.readGuardrail = () => ({ metric: metric.value.trim(), [direction.value]: number(margin.value) });
+  return row;
 }
 
 function armRow(arm) {

@@ -4,12 +4,14 @@
 import { get } from "../api.js";
 import { clear, el, errorBox, loading } from "../dom.js";
 import { count, fixed, isNumber, millis, ratio, seconds, significance } from "../format.js";
+import { verdictChip } from "./decision.js";
 
 const columns = [
   { key: "experiment", label: "Experiment", value: (r) => r.experiment, cell: (r) => el("a", { href: `#/experiments/${r.experiment}` }, r.experiment) },
   { key: "arm", label: "Arm", value: (r) => r.arm },
   { key: "kind", label: "Kind", value: (r) => (r.is_blend ? "blend" : "single"), cell: (r) => el("span", { class: `badge ${r.is_blend ? "blend" : "muted"}` }, r.is_blend ? `blend of ${r.models.length}` : "single") },
   { key: "models", label: "Models", value: (r) => r.models.join(", ") },
+  { key: "verdict", label: "Verdict", value: (r) => r.decision?.verdict, cell: (r) => verdictChip(r.decision) },
   { key: "users", label: "Users", value: (r) => r.users, cell: (r) => count(r.users), numeric: true },
   ...["d1", "d7", "d30"].map((day) => ({
     key: day,

@@ -3,6 +3,7 @@
 import { armColor, band, drawChart, line } from "../charts.js";
 import { el, table } from "../dom.js";
 import { count, fixed, interval, isNumber, millis, pValue, percent, ratio, seconds, significance } from "../format.js";
+import { decisionCard } from "./decision.js";
 
 export function reportSections(report) {
   const arms = report.arms;
@@ -10,6 +11,7 @@ export function reportSections(report) {
   const days = arms[0]?.retention.map((r) => r.day) ?? [];
   const sections = [
     srmBanner(report),
+    decisionCard(treatments),
     chartCard("retention", "Day-k retention", "Share of each arm's eligible users active on day k after exposure.", (canvas) =>
       drawChart("retention", canvas, {
         type: "line",

@@ -10,7 +10,7 @@ use std::{
 };
 
 use blendlab_analytics::{
-    report::{ArmReport, RetentionVsControl},
+    report::{ArmDecision, ArmReport, RetentionVsControl},
     stats::PowerLawFit,
     AnalyticsError, Report,
 };
@@ -70,6 +70,9 @@ pub struct ArmStanding {
     pub error_rate: Option<f64>,
     pub tokens_per_user: Option<f64>,
     pub compute_s_per_returned_user: Option<f64>,
+    /// The verdict against control (ship, no_ship, keep_running) with its reasons; absent on
+    /// control and in reports stored before verdicts existed.
+    pub decision: Option<ArmDecision>,
 }
 
 /// Day-k retention with its comparison to control flattened in (absent on the control arm).
@@ -212,5 +215,6 @@ fn arm_standing(report: &Report, arm: &ArmReport) -> ArmStanding {
         error_rate: guardrails.error_rate,
         tokens_per_user: guardrails.tokens_per_user,
         compute_s_per_returned_user: guardrails.compute_s_per_returned_user,
+        decision: arm.decision.clone(),
     }
 }

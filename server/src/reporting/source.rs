@@ -7,7 +7,7 @@ use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{day_number, ArmSpec, ReportRequest};
 use blendlab_analytics::schema::datetime_column;
 use blendlab_analytics::{compute_report_incremental, render, AnalyticsError, LogFrames, Report};
-use blendlab_experiments::ExperimentDefinition;
+use blendlab_experiments::{DecisionRules, ExperimentDefinition};
 use chrono::{NaiveDate, Utc};
 use polars::prelude::*;
 
@@ -46,9 +46,19 @@ pub enum StoreReportError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// The request that a stored definition implies: its control, window, arms and weights.
-pub fn request_for(definition: &ExperimentDefinition, as_of: NaiveDate) -> ReportRequest {
-    ReportRequest {
+/// The request that a definition implies: its control, window, arms, weights and decision rules.
+/// Fails only on a definition that did not pass validation.
+pub fn request_for(
+    definition: &ExperimentDefinition,
+    as_of: NaiveDate,
+) -> anyhow::Result<ReportRequest> {
+    let decision = DecisionRules::parse(
+        definition.primary_metric.as_deref(),
+        &definition.guardrails,
+        definition.window_days,
+    )
+    .map_err(|problems| anyhow::anyhow!("invalid decision rules: {}", problems.join("; ")))?;
+    Ok(ReportRequest {
         experiment: definition.key.clone(),
         as_of,
         control: definition.control.clone(),
@@ -65,7 +75,8 @@ pub fn request_for(definition: &ExperimentDefinition, as_of: NaiveDate) -> Repor
                 .collect(),
         ),
         evaluate_policies: Vec::new(),
-    }
+        decision,
+    })
 }
 
 /// The experiment's report as of `as_of`, incrementally: the day parts kept in the store are
@@ -106,7 +117,7 @@ pub async fn report_evaluating(
         .ok_or_else(|| StoreReportError::UnknownExperiment(key.to_owned()))?;
     let request = ReportRequest {
         evaluate_policies: policies.to_vec(),
-        ..request_for(&row.definition, as_of)
+        ..request_for(&row.definition, as_of)?
     };
     let series = {
         let request = request.clone();

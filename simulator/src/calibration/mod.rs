@@ -16,6 +16,9 @@
 //! And of the Bayesian reading (`bayes`): A/A decisions at a 95% chance to win in 3%..7%, and
 //! the credible interval's coverage of a true +10% lift in 93%..97%.
 //!
+//! And of the guardrails' non-inferiority tests (`guardrails`): an arm truly at the margin passes
+//! in 3%..7% of experiments, for a retention guardrail and for a ratio of per-user sums.
+//!
 //! And of the blend components as a micro-randomized trial (`components`): A/A `vs_rest` false
 //! positives in 3%..7%, coverage of a component's clustered CI in 93%..97%, and the off-policy
 //! estimators' coverage (93%..97%) and bias (within three Monte Carlo standard errors) on a
@@ -31,6 +34,7 @@ use serde::Serialize;
 pub mod adaptive;
 mod bayes;
 mod components;
+mod guardrails;
 
 use crate::synthetic::{Behaviour, Rng};
 use blendlab_analytics::report::{retention_vs_control, SRM_WARNING_P};
@@ -160,6 +164,7 @@ pub fn run(config: CalibrationConfig) -> Vec<CalibrationCheck> {
         sample_ratio_mismatch(config),
     ];
     checks.extend(bayes::checks(config, &behaviour));
+    checks.extend(guardrails::checks(config, &behaviour));
     checks.extend(components::checks(config));
     checks.push(adaptive::aa_uniform_vs_thompson(config));
     if let Some(refresh_s) = config.learning_refresh_s {

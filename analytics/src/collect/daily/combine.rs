@@ -6,7 +6,7 @@ use super::part::{cols, DayPart};
 use crate::collect::shared::{arm_models_frame, blended, event_input, Collected};
 use crate::collect::shared::{collect_plan as collect, concat_all, summed_by_arm};
 use crate::load::LogFrames;
-use crate::pipeline::{self, components, guard, out};
+use crate::pipeline::{self, components, costs, guard, out};
 use crate::request::ArmSpec;
 use crate::schema::{assignments as a, messages as m};
 
@@ -59,6 +59,10 @@ pub fn collected(
                 .agg([len().cast(DataType::UInt64).alias(guard::CONVERSATIONS)]),
         )?,
         returned_users: collect(pipeline::returned_users(user_days))?,
+        cost_moments: collect(costs::cost_moments(
+            costs::summed_user_costs(stacked(parts, |p| &p.user_costs)?, m::USER_ID)?,
+            &frames.message_extras,
+        ))?,
     })
 }
 

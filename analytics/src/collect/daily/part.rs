@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use crate::collect::shared::collect_plan as collect;
 use crate::load::LogFrames;
-use crate::pipeline::{self, components, out, Horizon, DAY_MICROS};
+use crate::pipeline::{self, components, costs, out, Horizon, DAY_MICROS};
 use crate::schema::{assignments as a, messages as m};
 
 /// Columns of a day part beyond the pipeline's own.
@@ -13,6 +13,9 @@ pub mod cols {
     /// How many replies had this latency.
     pub const N: &str = "n";
 }
+
+/// How many frames a day part has.
+pub const PART_FRAMES: usize = 7;
 
 /// The frames of one day, each named as its file in the state directory.
 pub struct DayPart {
@@ -31,19 +34,22 @@ pub struct DayPart {
     pub replies: DataFrame,
     /// `arm, model`: who wrote the day's replies.
     pub arm_models: DataFrame,
+    /// `user_id, arm` and the day's [`costs::user_costs`]: summed per user over the window later.
+    pub user_costs: DataFrame,
 }
 
 impl DayPart {
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; PART_FRAMES] = [
         "user_days",
         "sums",
         "latencies",
         "conversations",
         "replies",
         "arm_models",
+        "user_costs",
     ];
 
-    pub fn frames_mut(&mut self) -> [&mut DataFrame; 6] {
+    pub fn frames_mut(&mut self) -> [&mut DataFrame; PART_FRAMES] {
         [
             &mut self.user_days,
             &mut self.sums,
@@ -51,11 +57,12 @@ impl DayPart {
             &mut self.conversations,
             &mut self.replies,
             &mut self.arm_models,
+            &mut self.user_costs,
         ]
     }
 
-    pub fn from_frames(frames: [DataFrame; 6]) -> Self {
-        let [user_days, sums, latencies, conversations, replies, arm_models] = frames;
+    pub fn from_frames(frames: [DataFrame; PART_FRAMES]) -> Self {
+        let [user_days, sums, latencies, conversations, replies, arm_models, user_costs] = frames;
         Self {
             user_days,
             sums,
@@ -63,6 +70,7 @@ impl DayPart {
             conversations,
             replies,
             arm_models,
+            user_costs,
         }
     }
 }
@@ -163,6 +171,7 @@ pub fn compute(
             .unique(None, UniqueKeepStrategy::Any),
     )?;
     let arm_models = collect(pipeline::arm_models(messages.clone()))?;
+    let user_costs = collect(costs::user_costs(messages.clone(), extras, m::USER_ID))?;
 
     let replies_input = if next_day_final {
         messages_from(day + 1)?
@@ -183,5 +192,6 @@ pub fn compute(
         conversations,
         replies,
         arm_models,
+        user_costs,
     })
 }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use polars::prelude::*;
 
-use super::part::DayPart;
+use super::part::{DayPart, PART_FRAMES};
 use crate::report::date_of_day;
 
 /// A state directory (`--state DIR`). It is only ever written below `v1/`.
@@ -57,7 +57,7 @@ impl PartStore for StateDir {
             let file = fs::File::open(folder.join(format!("{name}.parquet")))?;
             frames.push(ParquetReader::new(file).finish()?);
         }
-        let frames: [DataFrame; 6] = frames.try_into().expect("one frame per name");
+        let frames: [DataFrame; PART_FRAMES] = frames.try_into().expect("one frame per name");
         Ok(Some(DayPart::from_frames(frames)))
     }
 
@@ -158,12 +158,12 @@ fn decode(mut blob: &[u8]) -> PolarsResult<DayPart> {
         frames.push(ParquetReader::new(std::io::Cursor::new(bytes)).finish()?);
         blob = &rest[length..];
     }
-    let frames: [DataFrame; 6] = frames.try_into().expect("one frame per name");
+    let frames: [DataFrame; PART_FRAMES] = frames.try_into().expect("one frame per name");
     Ok(DayPart::from_frames(frames))
 }
 
 /// The layout of a kept part; parts of another layout are not read back but recomputed.
-const PART_FORMAT: u32 = 2;
+const PART_FORMAT: u32 = 3;
 
 /// What a part depends on besides its day.
 pub struct PartKey {

@@ -1,0 +1,222 @@
+//! The definition's guardrails tested one-sided against their non-inferiority margins
+//! (`arms[].guardrail_tests`), from the report's counts and the per-user cost moments.
+
+use std::collections::BTreeMap;
+
+use blendlab_experiments::{Guardrail, GuardrailMetric, Harm};
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use super::columns::{floats, strings};
+use super::ArmReport;
+use crate::pipeline::costs::moments as moment;
+use crate::schema::assignments as a;
+use crate::stats::{self, MeanSummary, RatioMoments, ALPHA};
+use crate::AnalyticsError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailStatus {
+    /// Shown to stay within the margin: the one-sided test rejects "worse than the margin".
+    Pass,
+    /// Shown to be worse than the margin: the whole one-sided interval on the other side lies
+    /// beyond it.
+    Fail,
+    /// Neither yet.
+    Inconclusive,
+    /// The log cannot measure it (a missing column, no eligible users yet).
+    NotMeasured,
+}
+
+/// One guardrail of one arm against control.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardrailTest {
+    pub metric: String,
+    /// The direction in which the metric gets worse: `increase` or `decrease`.
+    pub harm: Harm,
+    /// The largest relative change allowed in that direction.
+    pub margin: f64,
+    pub arm_value: Option<f64>,
+    pub control_value: Option<f64>,
+    /// `arm / control - 1`.
+    pub lift: Option<f64>,
+    /// The one-sided 95% bound of the lift on the harmful side (upper for `increase`).
+    pub bound: Option<f64>,
+    /// p-value of "worse than the margin" (gbstats' one-sided test with `test_value`).
+    pub p_value: Option<f64>,
+    pub status: GuardrailStatus,
+    /// Why a test is not measured or does not exist.
+    pub note: Option<String>,
+}
+
+/// Per-arm sums of the per-user costs ([`crate::pipeline::costs::cost_moments`]).
+#[derive(Debug, Clone, Default)]
+pub struct CostMoments {
+    replies: f64,
+    replies_sq: f64,
+    returned: f64,
+    /// Errors: sum, sum of squares, sum of products with replies; `None` without `finish_reason`.
+    errors: Option<[f64; 3]>,
+    /// Compute seconds: the same with `returned`; `None` without `latency_ms`.
+    compute: Option<[f64; 3]>,
+}
+
+/// The cost moments by arm.
+pub fn read_cost_moments(df: &DataFrame) -> Result<BTreeMap<String, CostMoments>, AnalyticsError> {
+    let column = |name: &str| floats(df, name);
+    let (replies, replies_sq, returned) = (
+        column(moment::REPLIES)?,
+        column(moment::REPLIES_SQ)?,
+        column(moment::RETURNED)?,
+    );
+    let triple = |names: [&str; 3]| -> Result<Option<[Vec<Option<f64>>; 3]>, AnalyticsError> {
+        if df.column(names[0]).is_err() {
+            return Ok(None);
+        }
+        Ok(Some([
+            column(names[0])?,
+            column(names[1])?,
+            column(names[2])?,
+        ]))
+    };
+    let errors = triple([moment::ERRORS, moment::ERRORS_SQ, moment::ERRORS_X_REPLIES])?;
+    let compute = triple([
+        moment::COMPUTE,
+        moment::COMPUTE_SQ,
+        moment::COMPUTE_X_RETURNED,
+    ])?;
+    let at =
+        |values: &[Vec<Option<f64>>; 3], i: usize| values.each_ref().map(|v| v[i].unwrap_or(0.0));
+    Ok(strings(df, a::ARM)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, arm)| {
+            let moments = CostMoments {
+                replies: replies[i].unwrap_or(0.0),
+                replies_sq: replies_sq[i].unwrap_or(0.0),
+                returned: returned[i].unwrap_or(0.0),
+                errors: errors.as_ref().map(|e| at(e, i)),
+                compute: compute.as_ref().map(|c| at(c, i)),
+            };
+            (arm, moments)
+        })
+        .collect())
+}
+
+impl CostMoments {
+    /// Errors over replies, as a ratio of per-user sums over `users`.
+    fn error_rate(&self, users: u64) -> Option<RatioMoments> {
+        let [m_sum, m_sum_squares, m_d_sum] = self.errors?;
+        Some(RatioMoments {
+            n: users,
+            m_sum,
+            m_sum_squares,
+            d_sum: self.replies,
+            d_sum_squares: self.replies_sq,
+            m_d_sum,
+        })
+    }
+
+    /// Compute seconds over returned users (a 0/1 value per user: its own square).
+    fn compute_per_returned_user(&self, users: u64) -> Option<RatioMoments> {
+        let [m_sum, m_sum_squares, m_d_sum] = self.compute?;
+        Some(RatioMoments {
+            n: users,
+            m_sum,
+            m_sum_squares,
+            d_sum: self.returned,
+            d_sum_squares: self.returned,
+            m_d_sum,
+        })
+    }
+}
+
+/// The summaries a guardrail compares, or why it cannot be measured.
+fn summaries(
+    metric: GuardrailMetric,
+    report: &ArmReport,
+    moments: Option<&CostMoments>,
+) -> Result<Option<MeanSummary>, String> {
+    let ratio = |moments: Option<RatioMoments>, missing: &str| match moments {
+        Some(m) => Ok(m.summary()),
+        None => Err(format!("the log has no {missing} column")),
+    };
+    let costs = moments.cloned().unwrap_or_default();
+    match metric {
+        GuardrailMetric::ErrorRate => ratio(costs.error_rate(report.users), "finish_reason"),
+        GuardrailMetric::ComputeSPerReturnedUser => {
+            ratio(costs.compute_per_returned_user(report.users), "latency_ms")
+        }
+        GuardrailMetric::Retention(k) => {
+            let day = report.retention.iter().find(|d| d.day == k);
+            match day {
+                Some(day) if day.eligible > 0 => {
+                    Ok(stats::proportion_summary(day.retained, day.eligible))
+                }
+                _ => Err(format!("no user is eligible for day {k} yet")),
+            }
+        }
+    }
+}
+
+/// Tests `guardrail` on `arm` against `control`.
+pub fn test(
+    guardrail: &Guardrail,
+    arm: &ArmReport,
+    control: &ArmReport,
+    moments: &BTreeMap<String, CostMoments>,
+) -> GuardrailTest {
+    let harm = guardrail.metric.harm();
+    let mut test = GuardrailTest {
+        metric: guardrail.metric.to_string(),
+        harm,
+        margin: guardrail.margin,
+        arm_value: None,
+        control_value: None,
+        lift: None,
+        bound: None,
+        p_value: None,
+        status: GuardrailStatus::NotMeasured,
+        note: None,
+    };
+    let sides = summaries(guardrail.metric, arm, moments.get(&arm.arm)).and_then(|a| {
+        summaries(guardrail.metric, control, moments.get(&control.arm)).map(|c| (a, c))
+    });
+    let (arm_summary, control_summary) = match sides {
+        Ok(sides) => sides,
+        Err(why) => {
+            test.note = Some(why);
+            return test;
+        }
+    };
+    test.arm_value = arm_summary.map(|s| s.mean);
+    test.control_value = control_summary.map(|s| s.mean);
+    test.status = GuardrailStatus::Inconclusive;
+    let result = arm_summary.zip(control_summary).and_then(|(arm, control)| {
+        stats::non_inferiority(control, arm, harm, guardrail.margin, ALPHA)
+    });
+    let Some(result) = result else {
+        test.note = Some(
+            "no test exists yet: a side has fewer than two users, no variance, or a control \
+             value of 0 (a relative margin has no scale)"
+                .to_owned(),
+        );
+        return test;
+    };
+    // The bound on the other side, mirrored: lift -/+ the same one-sided width.
+    let other_bound = 2.0 * result.lift - result.bound;
+    let beyond_margin = match harm {
+        Harm::Increase => other_bound > guardrail.margin,
+        Harm::Decrease => other_bound < -guardrail.margin,
+    };
+    test.status = if result.p_value < ALPHA {
+        GuardrailStatus::Pass
+    } else if beyond_margin {
+        GuardrailStatus::Fail
+    } else {
+        GuardrailStatus::Inconclusive
+    };
+    (test.lift, test.bound, test.p_value) =
+        (Some(result.lift), Some(result.bound), Some(result.p_value));
+    test
+}

@@ -1,0 +1,120 @@
+//! Calibration of the guardrails' non-inferiority tests (`arms[].guardrail_tests`): an arm whose
+//! true change sits exactly at the margin must pass (be declared within it) in at most about 5%
+//! of experiments, the test's level, and so within 3%..7%:
+//! - `guardrail_retention_at_margin`: D7 retention 5% below control (margin 5%), the one-sided
+//!   test of a proportion;
+//! - `guardrail_ratio_at_margin`: compute seconds per returned user 10% above control (margin
+//!   10%), a ratio of per-user sums whose users differ in how much they use, so the delta-method
+//!   variance over users (not over replies) is what is checked.
+//!
+//! Beside each, the pass rate of an arm with no change at all: the test's power at that size.
+
+use super::{arm_counts, check, split, CalibrationCheck, CalibrationConfig, Target, DAY};
+use crate::synthetic::{Behaviour, Rng};
+use blendlab_analytics::stats::{
+    non_inferiority, proportion_summary, MeanSummary, RatioMoments, ALPHA,
+};
+use blendlab_experiments::Harm;
+
+const RETENTION_MARGIN: f64 = 0.05;
+const COMPUTE_MARGIN: f64 = 0.10;
+/// Users per arm of the ratio check: enough for the delta method's normal approximation.
+const RATIO_USERS: u64 = 2_000;
+
+pub fn checks(config: CalibrationConfig, behaviour: &Behaviour) -> [CalibrationCheck; 2] {
+    [retention(config, behaviour), ratio(config)]
+}
+
+fn passes(control: Option<MeanSummary>, arm: Option<MeanSummary>, harm: Harm, margin: f64) -> bool {
+    control
+        .zip(arm)
+        .and_then(|(control, arm)| non_inferiority(control, arm, harm, margin, ALPHA))
+        .is_some_and(|test| test.p_value < ALPHA)
+}
+
+fn rate(hits: u32, runs: u32) -> f64 {
+    f64::from(hits) / f64::from(runs.max(1))
+}
+
+fn retention(config: CalibrationConfig, behaviour: &Behaviour) -> CalibrationCheck {
+    let mut rng = Rng::new(config.seed ^ 0x6A);
+    let p = behaviour.return_probability(DAY, 0.0);
+    let (mut false_passes, mut passes_unchanged) = (0u32, 0u32);
+    let summary = |rng: &mut Rng, users: u64, p: f64| {
+        let counts = arm_counts(rng, users, p);
+        proportion_summary(counts.successes, counts.trials)
+    };
+    for _ in 0..config.runs {
+        let (a, b) = split(&mut rng, config.aa_users);
+        let control = summary(&mut rng, b, p);
+        let at_margin = summary(&mut rng, a, p * (1.0 - RETENTION_MARGIN));
+        let unchanged = summary(&mut rng, a, p);
+        false_passes += u32::from(passes(control, at_margin, Harm::Decrease, RETENTION_MARGIN));
+        passes_unchanged += u32::from(passes(control, unchanged, Harm::Decrease, RETENTION_MARGIN));
+    }
+    check(
+        "guardrail_retention_at_margin",
+        format!(
+            "{} users, D7 retention truly 5% below control: the retention guardrail (margin 5%) passes",
+            config.aa_users
+        ),
+        config.runs,
+        false_passes,
+        Target::Within {
+            low: 0.03,
+            high: 0.07,
+        },
+        vec![("pass_rate_with_no_change".into(), rate(passes_unchanged, config.runs))],
+    )
+}
+
+/// One arm's per-user compute seconds over returned users: a user returns with probability 0.3
+/// and then uses several times the compute of one who does not; each user's own intensity is
+/// drawn, so users cluster their replies' costs.
+fn compute_moments(rng: &mut Rng, users: u64, scale: f64) -> RatioMoments {
+    let mut moments = RatioMoments {
+        n: users,
+        ..RatioMoments::default()
+    };
+    for _ in 0..users {
+        let returned = if rng.chance(0.3) { 1.0 } else { 0.0 };
+        let intensity = (0.5 * rng.normal()).exp();
+        let replies = 1.0 + returned * (1 + rng.below(20)) as f64;
+        let seconds = scale * intensity * replies * (0.5 + rng.uniform());
+        moments.m_sum += seconds;
+        moments.m_sum_squares += seconds * seconds;
+        moments.d_sum += returned;
+        moments.d_sum_squares += returned;
+        moments.m_d_sum += seconds * returned;
+    }
+    moments
+}
+
+fn ratio(config: CalibrationConfig) -> CalibrationCheck {
+    let mut rng = Rng::new(config.seed ^ 0x7B);
+    let (mut false_passes, mut passes_unchanged) = (0u32, 0u32);
+    for _ in 0..config.runs {
+        let control = compute_moments(&mut rng, RATIO_USERS, 1.0).summary();
+        let at_margin = compute_moments(&mut rng, RATIO_USERS, 1.0 + COMPUTE_MARGIN).summary();
+        let unchanged = compute_moments(&mut rng, RATIO_USERS, 1.0).summary();
+        false_passes += u32::from(passes(control, at_margin, Harm::Increase, COMPUTE_MARGIN));
+        passes_unchanged += u32::from(passes(control, unchanged, Harm::Increase, COMPUTE_MARGIN));
+    }
+    check(
+        "guardrail_ratio_at_margin",
+        format!(
+            "{RATIO_USERS} users per arm, compute per returned user truly 10% above control: the \
+             guardrail (margin 10%) passes"
+        ),
+        config.runs,
+        false_passes,
+        Target::Within {
+            low: 0.03,
+            high: 0.07,
+        },
+        vec![(
+            "pass_rate_with_no_change".into(),
+            rate(passes_unchanged, config.runs),
+        )],
+    )
+}
