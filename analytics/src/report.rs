@@ -179,6 +179,7 @@ pub fn compute_report(
         &request.experiment,
         horizon,
         request.arms.as_deref(),
+        request.decision.tests_latency_quantile(),
     )?;
     build::assemble(request, start_date, horizon, collected)
 }

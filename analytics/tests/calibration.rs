@@ -24,6 +24,7 @@ fn the_report_statistics_keep_their_promises() {
         "bayes_coverage",
         "guardrail_retention_at_margin",
         "guardrail_ratio_at_margin",
+        "guardrail_latency_at_margin",
         "components_aa",
         "components_coverage",
     ];

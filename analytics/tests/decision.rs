@@ -30,6 +30,7 @@ fn rules() -> DecisionRules {
             guardrail("compute_s_per_returned_user", Some(0.10), None),
             guardrail("error_rate", Some(0.50), None),
             guardrail("retention_d1", None, Some(0.05)),
+            guardrail("latency_p95_ms", Some(0.10), None),
         ],
         30,
     )
@@ -180,7 +181,8 @@ fn a_better_arm_within_every_margin_ships() {
     assert_eq!(decision.verdict, Verdict::Ship, "{decision:?}");
     assert_eq!(decision.primary_metric, "retention_d7");
     let statuses: Vec<_> = blend.guardrail_tests.iter().map(|t| t.status).collect();
-    // Compute 47% lower, errors 21% lower, day-1 retention 67% higher: all shown within.
+    // Compute 47% lower, errors 21% lower, day-1 retention 67% higher, latency p95 30% lower: all
+    // shown within.
     assert!(
         statuses.iter().all(|s| *s == GuardrailStatus::Pass),
         "{statuses:?}"
@@ -188,7 +190,7 @@ fn a_better_arm_within_every_margin_ships() {
     assert!(report.arm("control").unwrap().decision.is_none());
     assert!(report.arm("control").unwrap().guardrail_tests.is_empty());
     // One reason for the primary metric and one per guardrail.
-    assert_eq!(decision.reasons.len(), 4, "{decision:?}");
+    assert_eq!(decision.reasons.len(), 5, "{decision:?}");
 }
 
 #[test]
@@ -206,7 +208,7 @@ fn kept_day_parts_give_the_same_tests_and_verdict() {
             &serde_json::to_value(&one_pass).unwrap(),
         );
     }
-    assert_eq!(one_pass.arm("blend").unwrap().guardrail_tests.len(), 3);
+    assert_eq!(one_pass.arm("blend").unwrap().guardrail_tests.len(), 4);
 }
 
 #[test]
@@ -235,6 +237,15 @@ fn the_tested_values_are_the_reports_own() {
     let (arm, ctl) = value("error_rate");
     assert!(close(arm, blend.guardrails.error_rate.unwrap()), "{arm}");
     assert!(close(ctl, control.guardrails.error_rate.unwrap()), "{ctl}");
+    let (arm, ctl) = value("latency_p95_ms");
+    assert!(
+        close(arm, blend.guardrails.latency_p95_ms.unwrap()),
+        "{arm}"
+    );
+    assert!(
+        close(ctl, control.guardrails.latency_p95_ms.unwrap()),
+        "{ctl}"
+    );
     let (arm, ctl) = value("retention_d1");
     assert!(close(arm, blend.retention[1].rate.unwrap()));
     assert!(close(ctl, control.retention[1].rate.unwrap()));
@@ -253,6 +264,9 @@ fn a_failed_guardrail_blocks_a_better_arm() {
     assert_eq!(compute.metric, "compute_s_per_returned_user");
     assert_eq!(compute.status, GuardrailStatus::Fail, "{compute:?}");
     assert!(compute.lift.unwrap() > 0.1 && compute.p_value.unwrap() > 0.5);
+    let latency = &blend.guardrail_tests[3];
+    assert_eq!(latency.metric, "latency_p95_ms");
+    assert_eq!(latency.status, GuardrailStatus::Fail, "{latency:?}");
     let decision = blend.decision.as_ref().unwrap();
     assert_eq!(decision.verdict, Verdict::NoShip, "{decision:?}");
     assert!(decision
@@ -347,5 +361,11 @@ fn a_log_without_the_column_leaves_its_guardrail_not_measured() {
     assert_ne!(decision.verdict, Verdict::Ship, "{decision:?}");
     let compute = &blend.guardrail_tests[0];
     assert!(compute.p_value.is_some(), "{compute:?}");
+    let latency = blend.guardrail_tests.last().unwrap();
+    assert_eq!(
+        latency.arm_value, blend.guardrails.latency_p95_ms,
+        "{latency:?}"
+    );
+    assert!(latency.p_value.is_some(), "{latency:?}");
     let _ = std::fs::remove_dir_all(&data);
 }

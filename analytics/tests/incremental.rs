@@ -38,7 +38,7 @@ fn daily_runs_from_kept_parts_equal_the_one_pass_report() {
         arms: None,
         evaluate_policies: Vec::new(),
         // Guardrails on per-user cost sums, which the day parts must add up per user.
-        decision: common::compute_guardrail_rules(),
+        decision: common::cost_guardrail_rules(),
     };
     let start: NaiveDate = "2026-10-01".parse().unwrap();
     let day = |n: i64| start + chrono::Duration::days(n);
@@ -82,6 +82,7 @@ fn daily_runs_from_kept_parts_equal_the_one_pass_report() {
     assert!(blend.guardrails.latency_p95_ms.is_some());
     assert!(blend.guardrails.conversations > 0);
     assert!(blend.guardrail_tests[0].p_value.is_some(), "{blend:?}");
+    assert!(blend.guardrail_tests[1].p_value.is_some(), "{blend:?}");
 
     // The data directory is only read.
     let listing: Vec<_> = std::fs::read_dir(&data).unwrap().collect();

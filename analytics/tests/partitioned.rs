@@ -25,7 +25,7 @@ fn the_report_in_user_groups_equals_the_single_pass() {
         arms: None,
         evaluate_policies: vec!["weighted:2,1,1".into()],
         // Guardrails on per-user cost sums, which the groups must add up.
-        decision: common::compute_guardrail_rules(),
+        decision: common::cost_guardrail_rules(),
     };
     let report = |partitions: u32| {
         blendlab_analytics::collect::set_collection(blendlab_analytics::collect::Collection {
@@ -45,6 +45,10 @@ fn the_report_in_user_groups_equals_the_single_pass() {
     assert!(blend["guardrails"]["latency_p95_ms"].is_number(), "{blend}");
     assert!(
         blend["guardrail_tests"][0]["p_value"].is_number(),
+        "{blend}"
+    );
+    assert!(
+        blend["guardrail_tests"][1]["p_value"].is_number(),
         "{blend}"
     );
     assert!(blend["decision"]["verdict"].is_string(), "{blend}");

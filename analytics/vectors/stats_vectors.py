@@ -8,7 +8,9 @@ the log scale below 1e-300), with no absolute floor:
 - scipy: Welch's t-test and its CI, the SRM chi-square;
 - gbstats (GrowthBook): always-valid sequential intervals and p-values on the relative lift, the
   effect Bayesian test (chance to win, risk, credible interval) on the same lift, and the one-sided
-  non-inferiority tests of guardrails (proportions and ratios of per-user sums) at a margin.
+  non-inferiority tests of guardrails (proportions, ratios of per-user sums, and a latency quantile
+  clustered by user: `QuantileClusteredStatistic`) at a margin; numpy's linear quantiles for the
+  quantile's order-statistic interval.
 
 The cases sit where decisions are made: most comparisons are A/A-like or have effects near zero,
 so their p-values spread over 1e-4..1; a few are tiny, huge, hugely significant, or have a side
@@ -36,7 +38,12 @@ from gbstats.frequentist.tests import (
     SequentialConfig,
     SequentialTwoSidedTTest,
 )
-from gbstats.models.statistics import ProportionStatistic, RatioStatistic, SampleMeanStatistic
+from gbstats.models.statistics import (
+    ProportionStatistic,
+    QuantileClusteredStatistic,
+    RatioStatistic,
+    SampleMeanStatistic,
+)
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
@@ -375,6 +382,85 @@ for side, moments in sides.items():
     single.update({f"{k}_{side}": v for k, v in moments.items()})
 single.update(one_sided(single, ratio_statistic(sides["ctl"]), ratio_statistic(sides["arm"])))
 non_inferiority += [zero, single]
+
+
+Z = float(stats.norm.ppf(0.975))
+
+
+def latency_side(users, scale, nu=0.95):
+    """Per-user reply latencies (a user effect and a per-reply one, so replies cluster within
+    users) and the inputs of gbstats' QuantileClusteredStatistic they give."""
+    per_user = draws.poisson(rng.uniform(1, 8), size=users) + 1
+    effect = draws.normal(0.0, 0.4, size=users)
+    samples = [scale * np.exp(6.5 + e + draws.normal(0.0, 0.5, size=k)) for e, k in zip(effect, per_user)]
+    return quantile_inputs(samples, nu)
+
+
+def quantile_inputs(samples, nu):
+    values = np.concatenate(samples)
+    n = len(values)
+    half = Z * math.sqrt(nu * (1 - nu) / n)
+    low, high = max(0.0, nu - half), min(1.0, nu + half)
+    q_hat = float(np.quantile(values, nu))
+    main = np.array([float((s <= q_hat).sum()) for s in samples])
+    den = np.array([float(len(s)) for s in samples])
+    return dict(
+        n=n, n_clusters=len(samples), nu=nu, quantile_hat=q_hat,
+        quantile_lower=float(np.quantile(values, low)), quantile_upper=float(np.quantile(values, high)),
+        main_sum=float(main.sum()), main_sum_squares=float((main * main).sum()),
+        denominator_sum=float(den.sum()), denominator_sum_squares=float((den * den).sum()),
+        main_denominator_sum_product=float((main * den).sum()),
+    )
+
+
+def quantile_statistic(inputs):
+    return QuantileClusteredStatistic(
+        n=inputs["n"], n_star=inputs["n"], nu=inputs["nu"], quantile_hat=inputs["quantile_hat"],
+        quantile_lower=inputs["quantile_lower"], quantile_upper=inputs["quantile_upper"],
+        main_sum=inputs["main_sum"], main_sum_squares=inputs["main_sum_squares"],
+        denominator_sum=inputs["denominator_sum"], denominator_sum_squares=inputs["denominator_sum_squares"],
+        main_denominator_sum_product=inputs["main_denominator_sum_product"], n_clusters=inputs["n_clusters"],
+    )
+
+
+# The summary of one side: its variance, or null where gbstats finds none (too few events).
+quantiles = []
+for users in [3, 5, 8, 12, 20] + [log_uniform_int(30, 5_000) for _ in range(20)]:
+    inputs = latency_side(users, 1.0)
+    statistic = quantile_statistic(inputs)
+    inputs["variance"] = None if statistic._has_zero_variance else float(statistic.variance)
+    quantiles.append(inputs)
+out["quantiles"] = quantiles
+
+# Raw latencies of a few small logs: the interval's levels and numpy's linear quantiles at them.
+quantile_raw = []
+for users in (15, 40, 120):
+    samples = [np.round(s, 1) for s in (np.exp(6.5 + draws.normal(0, 0.5, size=int(draws.poisson(3)) + 1)) for _ in range(users))]
+    inputs = quantile_inputs(samples, 0.95)
+    n = inputs["n"]
+    half = Z * math.sqrt(0.95 * 0.05 / n)
+    quantile_raw.append(dict(
+        nu=0.95, values=[float(v) for v in np.concatenate(samples)],
+        level_lower=max(0.0, 0.95 - half), level_upper=min(1.0, 0.95 + half),
+        quantile_hat=inputs["quantile_hat"], quantile_lower=inputs["quantile_lower"],
+        quantile_upper=inputs["quantile_upper"],
+    ))
+out["quantile_raw"] = quantile_raw
+
+# One-sided tests of latency p95 at a margin: the arm's latencies scaled to sit within -3..2
+# standard errors of it.
+for _ in range(16):
+    margin = rng.choice([0.05, 0.1, 0.2])
+    users_ctl, users_arm = log_uniform_int(300, 6_000), log_uniform_int(300, 6_000)
+    control_inputs = latency_side(users_ctl, 1.0)
+    control = quantile_statistic(control_inputs)
+    relative_se = math.sqrt(control.variance / control.n) / control.mean * math.sqrt(1 + users_ctl / users_arm)
+    arm_inputs = latency_side(users_arm, 1 + margin + rng.uniform(-3.0, 2.0) * relative_se)
+    case = dict(kind="latency_p95", harm="increase", margin=margin)
+    for side, inputs in (("ctl", control_inputs), ("arm", arm_inputs)):
+        case.update({f"{k}_{side}": v for k, v in inputs.items()})
+    case.update(one_sided(case, control, quantile_statistic(arm_inputs)))
+    non_inferiority.append(case)
 out["non_inferiority"] = non_inferiority
 
 print(json.dumps(out, indent=1))

@@ -192,14 +192,14 @@ await step("the experiment page draws the report's retention, ratio and engageme
   const policies = await page.locator("#policy-values tbody tr").allTextContents();
   for (const policy of ["uniform", "only:small-a", "no_repeat"]) check(policies.some((t) => t.startsWith(policy)), `the what-if table has ${policy}`, policies);
   check((await page.textContent("#power-law")).match(/\d\.\d{3}/), "the power-law table has numbers");
-  // The verdict and the definition's two guardrails, as the report gives them.
+  // The verdict and the definition's three guardrails, as the report gives them.
   const decision = treatment.decision;
   check(decision && ["ship", "no_ship", "keep_running"].includes(decision.verdict), "the report has a verdict", decision);
   const shown = await page.getAttribute(`#decision .decision[data-arm="${treatment.arm}"] .verdict`, "data-verdict");
   check(shown === decision.verdict, "the decision card shows the report's verdict", [shown, decision.verdict]);
   const reasons = await page.locator(`#decision .decision[data-arm="${treatment.arm}"] li`).allTextContents();
   check(JSON.stringify(reasons) === JSON.stringify(decision.reasons), "every reason is listed", [reasons, decision.reasons]);
-  check(treatment.guardrail_tests.length === 2, "the definition's two guardrails are tested", treatment.guardrail_tests);
+  check(treatment.guardrail_tests.length === 3, "the definition's three guardrails are tested", treatment.guardrail_tests);
   for (const test of treatment.guardrail_tests) {
     const row = await page.textContent(`#decision tr[data-guardrail="${treatment.arm}/${test.metric}"]`);
     check(row.includes(test.status.replace("_", " ")), `guardrail ${test.metric} shows its status`, [row, test.status]);

@@ -25,6 +25,7 @@ pub fn collect_in_groups(
     horizon: Horizon,
     configured: Option<&[crate::request::ArmSpec]>,
     partitions: u32,
+    latency_quantiles: bool,
 ) -> Result<Collected, AnalyticsError> {
     let extras = &frames.message_extras;
     let cohorts = collect(pipeline::cohorts(
@@ -44,7 +45,7 @@ pub fn collect_in_groups(
 
     let (mut user_days, mut conversations, mut sums, mut latencies, mut cells) =
         (vec![], vec![], vec![], vec![], vec![]);
-    let mut cost_moments = vec![];
+    let (mut cost_moments, mut user_latencies) = (vec![], vec![]);
     for group in 0..partitions {
         let members = cohorts.clone().lazy().filter(
             (col(out::UID).cast(DataType::Int64) % lit(i64::from(partitions)))
@@ -58,6 +59,13 @@ pub fn collect_in_groups(
             costs::user_costs(messages.clone(), extras, out::UID),
             extras,
         ))?);
+        if latency_quantiles {
+            user_latencies.push(collect(costs::user_latencies(
+                messages.clone(),
+                extras,
+                out::UID,
+            ))?);
+        }
         sums.push(collect(
             messages
                 .clone()
@@ -81,6 +89,12 @@ pub fn collect_in_groups(
     }
 
     let user_days = collect(concat_all(user_days)?)?.lazy();
+    let latency_quantiles = if latency_quantiles {
+        let counts = concat_all(user_latencies)?;
+        Some(super::latency::latency_quantiles(counts, out::UID)?)
+    } else {
+        None
+    };
     let mut guardrails = summed_by_arm(sums)?;
     if has_latency {
         guardrails = guardrails.join(
@@ -107,5 +121,6 @@ pub fn collect_in_groups(
         cost_moments: collect(
             summed_by_arm(cost_moments)?.sort([a::ARM], SortMultipleOptions::default()),
         )?,
+        latency_quantiles,
     })
 }

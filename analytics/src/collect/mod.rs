@@ -7,6 +7,7 @@
 
 pub mod daily;
 mod groups;
+pub(crate) mod latency;
 mod one_pass;
 pub(crate) mod shared;
 
@@ -18,15 +19,18 @@ use crate::request::ArmSpec;
 use crate::AnalyticsError;
 
 /// The outputs of a report in one pass, or with `partitions()` above 1, one group of users at a
-/// time.
+/// time. `latency_quantiles`: also the per-user latency counts a latency guardrail needs (a
+/// second look at every reply, so only when asked).
 pub fn collect(
     frames: &LogFrames,
     experiment: &str,
     horizon: Horizon,
     configured: Option<&[ArmSpec]>,
+    latency_quantiles: bool,
 ) -> Result<Collected, AnalyticsError> {
+    let wants = latency_quantiles && frames.has_message_column(crate::schema::messages::LATENCY_MS);
     match partitions() {
-        1 => one_pass::collect(frames, experiment, horizon, configured),
-        groups => groups::collect_in_groups(frames, experiment, horizon, configured, groups),
+        1 => one_pass::collect(frames, experiment, horizon, configured, wants),
+        groups => groups::collect_in_groups(frames, experiment, horizon, configured, groups, wants),
     }
 }

@@ -20,6 +20,9 @@ pub struct Collected {
     pub returned_users: DataFrame,
     /// Per arm, the moments of the per-user cost sums (`pipeline::costs::cost_moments`).
     pub cost_moments: DataFrame,
+    /// Per arm, the latency p95 and what its clustered test needs (`collect::latency`); only
+    /// when a guardrail asks for it and the log has `latency_ms`.
+    pub latency_quantiles: Option<DataFrame>,
 }
 
 /// The first exposure of `experiment` in microseconds, or `None` when it has no assignments.

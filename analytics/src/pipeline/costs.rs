@@ -35,6 +35,42 @@ pub mod moments {
     pub const COMPUTE_X_RETURNED: &str = "compute_s_returned_sum";
 }
 
+/// Columns of [`user_latencies`] and of the latency quantile frame built from it.
+pub mod latency {
+    /// The level of the latency guardrail's quantile (`latency_p95_ms`).
+    pub const LEVEL: f64 = 0.95;
+    /// How many of the user's replies had this latency.
+    pub const N: &str = "n";
+    pub const EVENTS: &str = "latency_events";
+    pub const CLUSTERS: &str = "latency_users";
+    pub const Q_HAT: &str = "latency_q_hat";
+    pub const Q_LOWER: &str = "latency_q_lower";
+    pub const Q_UPPER: &str = "latency_q_upper";
+    /// Per user: replies at or below the arm's quantile (`main`) and replies (`den`).
+    pub const MAIN: &str = "latency_main";
+    pub const MAIN_SQ: &str = "latency_main_sum_squares";
+    pub const DEN: &str = "latency_den";
+    pub const DEN_SQ: &str = "latency_den_sum_squares";
+    pub const MAIN_X_DEN: &str = "latency_main_den_sum";
+}
+
+/// Per user (`key`), arm and reply latency: how many replies had it (`n`). The quantile
+/// guardrail needs each user's replies around the arm's quantile, which per-arm counts lose.
+/// Empty when the log has no `latency_ms`.
+pub fn user_latencies(cohort_messages: LazyFrame, extras: &[String], key: &str) -> LazyFrame {
+    let latency = if extras.iter().any(|x| x == m::LATENCY_MS) {
+        col(m::LATENCY_MS).cast(DataType::Float64)
+    } else {
+        lit(NULL).cast(DataType::Float64)
+    };
+    cohort_messages
+        .filter(col(out::IS_REPLY))
+        .select([col(key), col(a::ARM), latency.alias(m::LATENCY_MS)])
+        .filter(col(m::LATENCY_MS).is_not_null())
+        .group_by([col(key), col(a::ARM), col(m::LATENCY_MS)])
+        .agg([len().cast(DataType::UInt64).alias(latency::N)])
+}
+
 /// Per user (`key`, `arm`) over `cohort_messages`: replies, and from the optional columns the
 /// log has, errors and compute seconds; and whether the user came back on a day k >= 1.
 pub fn user_costs(cohort_messages: LazyFrame, extras: &[String], key: &str) -> LazyFrame {

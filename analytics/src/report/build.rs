@@ -89,7 +89,14 @@ fn decide(
     srm: &Srm,
     reports: &mut [ArmReport],
 ) -> Result<(), AnalyticsError> {
-    let moments = guardrail_tests::read_cost_moments(&collected.cost_moments)?;
+    let inputs = guardrail_tests::TestInputs {
+        costs: guardrail_tests::read_cost_moments(&collected.cost_moments)?,
+        latency: guardrail_tests::read_latency_quantiles(collected.latency_quantiles.as_ref())?,
+        has_latency: collected
+            .guardrails
+            .column(crate::pipeline::guard::LATENCY_P95)
+            .is_ok(),
+    };
     let Some((control, arms)) = reports.split_first_mut() else {
         return Ok(());
     };
@@ -98,7 +105,7 @@ fn decide(
             .decision
             .guardrails
             .iter()
-            .map(|guardrail| guardrail_tests::test(guardrail, arm, control, &moments))
+            .map(|guardrail| guardrail_tests::test(guardrail, arm, control, &inputs))
             .collect();
         arm.decision = Some(decision::decide(&request.decision, arm, srm));
     }

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::columns::{floats, strings};
 use super::ArmReport;
-use crate::pipeline::costs::moments as moment;
+use crate::pipeline::costs::{latency as l, moments as moment};
 use crate::schema::assignments as a;
-use crate::stats::{self, MeanSummary, RatioMoments, ALPHA};
+use crate::stats::{self, ClusteredQuantile, MeanSummary, RatioMoments, ALPHA};
 use crate::AnalyticsError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,12 +131,59 @@ impl CostMoments {
     }
 }
 
+/// The per-arm inputs of the latency quantile test ([`crate::collect::latency`]).
+pub fn read_latency_quantiles(
+    df: Option<&DataFrame>,
+) -> Result<BTreeMap<String, ClusteredQuantile>, AnalyticsError> {
+    let Some(df) = df else {
+        return Ok(BTreeMap::new());
+    };
+    let column = |name: &str| floats(df, name);
+    let [events, clusters, q_hat, q_lower, q_upper] =
+        [l::EVENTS, l::CLUSTERS, l::Q_HAT, l::Q_LOWER, l::Q_UPPER].map(column);
+    let [main, main_sq, den, den_sq, main_den] =
+        [l::MAIN, l::MAIN_SQ, l::DEN, l::DEN_SQ, l::MAIN_X_DEN].map(column);
+    let (events, clusters, q_hat, q_lower, q_upper) =
+        (events?, clusters?, q_hat?, q_lower?, q_upper?);
+    let (main, main_sq, den, den_sq, main_den) = (main?, main_sq?, den?, den_sq?, main_den?);
+    let at = |values: &[Option<f64>], i: usize| values[i].unwrap_or(0.0);
+    Ok(strings(df, a::ARM)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, arm)| {
+            let quantile = ClusteredQuantile {
+                n: at(&events, i) as u64,
+                n_clusters: at(&clusters, i) as u64,
+                nu: l::LEVEL,
+                quantile_hat: at(&q_hat, i),
+                quantile_lower: at(&q_lower, i),
+                quantile_upper: at(&q_upper, i),
+                main_sum: at(&main, i),
+                main_sum_squares: at(&main_sq, i),
+                denominator_sum: at(&den, i),
+                denominator_sum_squares: at(&den_sq, i),
+                main_denominator_sum_product: at(&main_den, i),
+            };
+            (arm, quantile)
+        })
+        .collect())
+}
+
+/// What the guardrail tests read besides the arms' reports.
+pub struct TestInputs {
+    pub costs: BTreeMap<String, CostMoments>,
+    pub latency: BTreeMap<String, ClusteredQuantile>,
+    /// The log has `latency_ms`.
+    pub has_latency: bool,
+}
+
 /// The summaries a guardrail compares, or why it cannot be measured.
 fn summaries(
     metric: GuardrailMetric,
     report: &ArmReport,
-    moments: Option<&CostMoments>,
+    inputs: &TestInputs,
 ) -> Result<Option<MeanSummary>, String> {
+    let moments = inputs.costs.get(&report.arm);
     let ratio = |moments: Option<RatioMoments>, missing: &str| match moments {
         Some(m) => Ok(m.summary()),
         None => Err(format!("the log has no {missing} column")),
@@ -147,6 +194,13 @@ fn summaries(
         GuardrailMetric::ComputeSPerReturnedUser => {
             ratio(costs.compute_per_returned_user(report.users), "latency_ms")
         }
+        GuardrailMetric::LatencyP95Ms if !inputs.has_latency => {
+            Err("the log has no latency_ms column".to_owned())
+        }
+        GuardrailMetric::LatencyP95Ms => match inputs.latency.get(&report.arm) {
+            Some(quantile) => Ok(quantile.summary()),
+            None => Err("the arm has no reply with a latency yet".to_owned()),
+        },
         GuardrailMetric::Retention(k) => {
             let day = report.retention.iter().find(|d| d.day == k);
             match day {
@@ -164,7 +218,7 @@ pub fn test(
     guardrail: &Guardrail,
     arm: &ArmReport,
     control: &ArmReport,
-    moments: &BTreeMap<String, CostMoments>,
+    inputs: &TestInputs,
 ) -> GuardrailTest {
     let harm = guardrail.metric.harm();
     let mut test = GuardrailTest {
@@ -179,9 +233,8 @@ pub fn test(
         status: GuardrailStatus::NotMeasured,
         note: None,
     };
-    let sides = summaries(guardrail.metric, arm, moments.get(&arm.arm)).and_then(|a| {
-        summaries(guardrail.metric, control, moments.get(&control.arm)).map(|c| (a, c))
-    });
+    let sides = summaries(guardrail.metric, arm, inputs)
+        .and_then(|a| summaries(guardrail.metric, control, inputs).map(|c| (a, c)));
     let (arm_summary, control_summary) = match sides {
         Ok(sides) => sides,
         Err(why) => {

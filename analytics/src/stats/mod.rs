@@ -13,6 +13,7 @@ pub mod off_policy;
 mod plan;
 mod power_law;
 mod proportions;
+pub mod quantile;
 mod sequential;
 mod srm;
 
@@ -23,6 +24,7 @@ pub use non_inferiority::{non_inferiority, proportion_summary, NonInferiority, R
 pub use plan::{sample_size_per_arm, PlanInput};
 pub use power_law::{fit_power_law, PowerLawFit};
 pub use proportions::{ratio_ci, two_proportion_z_test, ProportionCounts, ZTest};
+pub use quantile::{interval_levels, weighted_quantile, ClusteredQuantile};
 pub use sequential::{sequential_absolute, sequential_relative, SequentialResult};
 pub use srm::srm_p_value;
 

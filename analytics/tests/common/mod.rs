@@ -68,16 +68,20 @@ pub fn date(text: &str) -> NaiveDate {
     text.parse().unwrap()
 }
 
-/// Decision rules with one guardrail on per-user cost sums (compute seconds per returned user,
-/// +10%): what every way of collecting a report must add up the same.
-pub fn compute_guardrail_rules() -> blendlab_experiments::DecisionRules {
+/// Decision rules with guardrails on per-user sums (compute seconds per returned user and the
+/// latency p95, +10% each): what every way of collecting a report must add up the same.
+pub fn cost_guardrail_rules() -> blendlab_experiments::DecisionRules {
+    let increase = |metric: &str| blendlab_experiments::GuardrailDefinition {
+        metric: metric.into(),
+        max_relative_increase: Some(0.1),
+        max_relative_decrease: None,
+    };
     blendlab_experiments::DecisionRules::parse(
         None,
-        &[blendlab_experiments::GuardrailDefinition {
-            metric: "compute_s_per_returned_user".into(),
-            max_relative_increase: Some(0.1),
-            max_relative_decrease: None,
-        }],
+        &[
+            increase("compute_s_per_returned_user"),
+            increase("latency_p95_ms"),
+        ],
         30,
     )
     .unwrap()

@@ -66,7 +66,7 @@ export function experimentForm({ existing, modelIds, onSaved, onCancel }) {
       field("Primary metric", primary, "retention_dK, time_spent_dK or user_messages_dK"),
     ),
     el("h3", {}, "Guardrails"),
-    el("p", { class: "muted" }, "Each must be shown, one-sided at 5%, to stay within its margin for the verdict to ship: error_rate, compute_s_per_returned_user (increase) or retention_dK (decrease)."),
+    el("p", { class: "muted" }, "Each must be shown, one-sided at 5%, to stay within its margin for the verdict to ship: error_rate, compute_s_per_returned_user, latency_p95_ms (increase) or retention_dK (decrease)."),
     guardrailRows,
     el("button", { type: "button", class: "secondary", id: "add-guardrail", onclick: () => guardrailRows.append(guardrailRow({ metric: "", max_relative_increase: "" })) }, "Add guardrail"),
     el("h3", {}, "Arms"),

@@ -5,14 +5,17 @@
 //!   test of a proportion;
 //! - `guardrail_ratio_at_margin`: compute seconds per returned user 10% above control (margin
 //!   10%), a ratio of per-user sums whose users differ in how much they use, so the delta-method
-//!   variance over users (not over replies) is what is checked.
+//!   variance over users (not over replies) is what is checked;
+//! - `guardrail_latency_at_margin`: reply latency p95 10% above control (margin 10%), a quantile
+//!   of replies that cluster within users (each user has their own typical latency).
 //!
 //! Beside each, the pass rate of an arm with no change at all: the test's power at that size.
 
 use super::{arm_counts, check, split, CalibrationCheck, CalibrationConfig, Target, DAY};
 use crate::synthetic::{Behaviour, Rng};
 use blendlab_analytics::stats::{
-    non_inferiority, proportion_summary, MeanSummary, RatioMoments, ALPHA,
+    interval_levels, non_inferiority, proportion_summary, weighted_quantile, ClusteredQuantile,
+    MeanSummary, RatioMoments, ALPHA,
 };
 use blendlab_experiments::Harm;
 
@@ -20,9 +23,13 @@ const RETENTION_MARGIN: f64 = 0.05;
 const COMPUTE_MARGIN: f64 = 0.10;
 /// Users per arm of the ratio check: enough for the delta method's normal approximation.
 const RATIO_USERS: u64 = 2_000;
+const LATENCY_MARGIN: f64 = 0.10;
+/// Users per arm of the latency check (about 5 replies each).
+const LATENCY_USERS: u64 = 1_000;
+const LATENCY_LEVEL: f64 = 0.95;
 
-pub fn checks(config: CalibrationConfig, behaviour: &Behaviour) -> [CalibrationCheck; 2] {
-    [retention(config, behaviour), ratio(config)]
+pub fn checks(config: CalibrationConfig, behaviour: &Behaviour) -> [CalibrationCheck; 3] {
+    [retention(config, behaviour), ratio(config), latency(config)]
 }
 
 fn passes(control: Option<MeanSummary>, arm: Option<MeanSummary>, harm: Harm, margin: f64) -> bool {
@@ -105,6 +112,72 @@ fn ratio(config: CalibrationConfig) -> CalibrationCheck {
         format!(
             "{RATIO_USERS} users per arm, compute per returned user truly 10% above control: the \
              guardrail (margin 10%) passes"
+        ),
+        config.runs,
+        false_passes,
+        Target::Within {
+            low: 0.03,
+            high: 0.07,
+        },
+        vec![(
+            "pass_rate_with_no_change".into(),
+            rate(passes_unchanged, config.runs),
+        )],
+    )
+}
+
+/// One arm's latency p95 summary: each user has 1 to 9 replies around their own typical latency
+/// (log-normal user and reply effects), scaled by `scale`.
+fn latency_summary(rng: &mut Rng, scale: f64) -> Option<MeanSummary> {
+    let users: Vec<Vec<f64>> = (0..LATENCY_USERS)
+        .map(|_| {
+            let typical = 6.5 + 0.4 * rng.normal();
+            (0..=rng.below(9))
+                .map(|_| scale * (typical + 0.5 * rng.normal()).exp())
+                .collect()
+        })
+        .collect();
+    let mut values: Vec<(f64, u64)> = users.iter().flatten().map(|v| (*v, 1)).collect();
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = values.len() as u64;
+    let (low, high) = interval_levels(LATENCY_LEVEL, n);
+    let quantile_hat = weighted_quantile(&values, LATENCY_LEVEL);
+    let mut quantile = ClusteredQuantile {
+        n,
+        n_clusters: LATENCY_USERS,
+        nu: LATENCY_LEVEL,
+        quantile_hat,
+        quantile_lower: weighted_quantile(&values, low),
+        quantile_upper: weighted_quantile(&values, high),
+        ..ClusteredQuantile::default()
+    };
+    for replies in &users {
+        let main = replies.iter().filter(|v| **v <= quantile_hat).count() as f64;
+        let den = replies.len() as f64;
+        quantile.main_sum += main;
+        quantile.main_sum_squares += main * main;
+        quantile.denominator_sum += den;
+        quantile.denominator_sum_squares += den * den;
+        quantile.main_denominator_sum_product += main * den;
+    }
+    quantile.summary()
+}
+
+fn latency(config: CalibrationConfig) -> CalibrationCheck {
+    let mut rng = Rng::new(config.seed ^ 0x8C);
+    let (mut false_passes, mut passes_unchanged) = (0u32, 0u32);
+    for _ in 0..config.runs {
+        let control = latency_summary(&mut rng, 1.0);
+        let at_margin = latency_summary(&mut rng, 1.0 + LATENCY_MARGIN);
+        let unchanged = latency_summary(&mut rng, 1.0);
+        false_passes += u32::from(passes(control, at_margin, Harm::Increase, LATENCY_MARGIN));
+        passes_unchanged += u32::from(passes(control, unchanged, Harm::Increase, LATENCY_MARGIN));
+    }
+    check(
+        "guardrail_latency_at_margin",
+        format!(
+            "{LATENCY_USERS} users per arm with 1 to 9 replies each, latency p95 truly 10% above \
+             control: the guardrail (margin 10%) passes"
         ),
         config.runs,
         false_passes,

@@ -17,7 +17,8 @@
 //! the credible interval's coverage of a true +10% lift in 93%..97%.
 //!
 //! And of the guardrails' non-inferiority tests (`guardrails`): an arm truly at the margin passes
-//! in 3%..7% of experiments, for a retention guardrail and for a ratio of per-user sums.
+//! in 3%..7% of experiments, for a retention guardrail, a ratio of per-user sums and a latency
+//! quantile of replies clustered by user.
 //!
 //! And of the blend components as a micro-randomized trial (`components`): A/A `vs_rest` false
 //! positives in 3%..7%, coverage of a component's clustered CI in 93%..97%, and the off-policy

@@ -3,12 +3,14 @@
 use polars::prelude::*;
 
 use super::part::{cols, DayPart};
+use crate::collect::latency::latency_counts_by_arm;
 use crate::collect::shared::{arm_models_frame, blended, event_input, Collected};
 use crate::collect::shared::{collect_plan as collect, concat_all, summed_by_arm};
 use crate::load::LogFrames;
 use crate::pipeline::{self, components, costs, guard, out};
 use crate::request::ArmSpec;
 use crate::schema::{assignments as a, messages as m};
+use crate::stats::weighted_quantile;
 
 /// Parts keep `user_id` (a user's `uid` depends on the horizon's cohorts); this puts the current
 /// cohorts' `uid` beside it.
@@ -35,6 +37,7 @@ pub fn collected(
     cohorts: DataFrame,
     parts: &[DayPart],
     configured: Option<&[ArmSpec]>,
+    latency_quantiles: bool,
 ) -> PolarsResult<Collected> {
     let user_days = collect(with_uid(stacked(parts, |p| &p.user_days)?, &cohorts))?.lazy();
     let arm_models = match configured {
@@ -63,6 +66,15 @@ pub fn collected(
             costs::summed_user_costs(stacked(parts, |p| &p.user_costs)?, m::USER_ID)?,
             &frames.message_extras,
         ))?,
+        latency_quantiles: if latency_quantiles && frames.has_message_column(m::LATENCY_MS) {
+            let counts = stacked(parts, |p| &p.user_latencies)?;
+            Some(crate::collect::latency::latency_quantiles(
+                counts,
+                m::USER_ID,
+            )?)
+        } else {
+            None
+        },
     })
 }
 
@@ -88,42 +100,8 @@ fn guardrails(frames: &LogFrames, parts: &[DayPart]) -> PolarsResult<DataFrame> 
 /// `arm, latency_p50_ms, latency_p95_ms` from counts of each latency, sorted by arm and latency:
 /// polars' linear-interpolation quantile of the values the counts stand for.
 fn latency_percentiles(counts: &DataFrame) -> PolarsResult<DataFrame> {
-    let arms = counts.column(a::ARM)?.str()?;
-    let values = counts.column(m::LATENCY_MS)?.f64()?;
-    let ns = counts.column(cols::N)?.u64()?;
-    let mut by_arm: Vec<(String, Vec<(f64, u64)>)> = Vec::new();
-    for i in 0..counts.height() {
-        let (Some(arm), Some(value), Some(n)) = (arms.get(i), values.get(i), ns.get(i)) else {
-            continue;
-        };
-        match by_arm.last_mut() {
-            Some((last, rows)) if last == arm => rows.push((value, n)),
-            _ => by_arm.push((arm.to_owned(), vec![(value, n)])),
-        }
-    }
-    let quantile = |rows: &[(f64, u64)], q: f64| -> f64 {
-        let total: u64 = rows.iter().map(|r| r.1).sum();
-        let position = (total - 1) as f64 * q;
-        let below = position.floor() as u64;
-        let fraction = position - below as f64;
-        // The value at 0-based rank `rank` of the expanded, sorted values.
-        let at = |rank: u64| {
-            let mut seen = 0;
-            for (value, n) in rows {
-                seen += n;
-                if rank < seen {
-                    return *value;
-                }
-            }
-            rows.last().map_or(f64::NAN, |r| r.0)
-        };
-        let low = at(below);
-        if fraction == 0.0 {
-            low
-        } else {
-            low + (at(below + 1) - low) * fraction
-        }
-    };
+    let by_arm = latency_counts_by_arm(counts, cols::N)?;
+    let quantile = weighted_quantile;
     DataFrame::new_infer_height(vec![
         Column::new(
             a::ARM.into(),

@@ -73,7 +73,13 @@ pub fn compute_report_incremental(
         }
         parts.push(part);
     }
-    let collected = combine::collected(frames, cohorts, &parts, request.arms.as_deref())?;
+    let collected = combine::collected(
+        frames,
+        cohorts,
+        &parts,
+        request.arms.as_deref(),
+        request.decision.tests_latency_quantile(),
+    )?;
     let report = build::assemble(request, start_date, horizon, collected)?;
     Ok((report, run))
 }

@@ -15,7 +15,7 @@ pub mod cols {
 }
 
 /// How many frames a day part has.
-pub const PART_FRAMES: usize = 7;
+pub const PART_FRAMES: usize = 8;
 
 /// The frames of one day, each named as its file in the state directory.
 pub struct DayPart {
@@ -36,6 +36,8 @@ pub struct DayPart {
     pub arm_models: DataFrame,
     /// `user_id, arm` and the day's [`costs::user_costs`]: summed per user over the window later.
     pub user_costs: DataFrame,
+    /// `user_id, arm, latency_ms, n`: the day's [`costs::user_latencies`], for a latency guardrail.
+    pub user_latencies: DataFrame,
 }
 
 impl DayPart {
@@ -47,6 +49,7 @@ impl DayPart {
         "replies",
         "arm_models",
         "user_costs",
+        "user_latencies",
     ];
 
     pub fn frames_mut(&mut self) -> [&mut DataFrame; PART_FRAMES] {
@@ -58,11 +61,13 @@ impl DayPart {
             &mut self.replies,
             &mut self.arm_models,
             &mut self.user_costs,
+            &mut self.user_latencies,
         ]
     }
 
     pub fn from_frames(frames: [DataFrame; PART_FRAMES]) -> Self {
-        let [user_days, sums, latencies, conversations, replies, arm_models, user_costs] = frames;
+        let [user_days, sums, latencies, conversations, replies, arm_models, user_costs, user_latencies] =
+            frames;
         Self {
             user_days,
             sums,
@@ -71,6 +76,7 @@ impl DayPart {
             replies,
             arm_models,
             user_costs,
+            user_latencies,
         }
     }
 }
@@ -172,6 +178,7 @@ pub fn compute(
     )?;
     let arm_models = collect(pipeline::arm_models(messages.clone()))?;
     let user_costs = collect(costs::user_costs(messages.clone(), extras, m::USER_ID))?;
+    let user_latencies = collect(costs::user_latencies(messages.clone(), extras, m::USER_ID))?;
 
     let replies_input = if next_day_final {
         messages_from(day + 1)?
@@ -193,5 +200,6 @@ pub fn compute(
         replies,
         arm_models,
         user_costs,
+        user_latencies,
     })
 }

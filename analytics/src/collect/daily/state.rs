@@ -163,7 +163,7 @@ fn decode(mut blob: &[u8]) -> PolarsResult<DayPart> {
 }
 
 /// The layout of a kept part; parts of another layout are not read back but recomputed.
-const PART_FORMAT: u32 = 3;
+const PART_FORMAT: u32 = 4;
 
 /// What a part depends on besides its day.
 pub struct PartKey {
