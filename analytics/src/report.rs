@@ -179,7 +179,7 @@ pub fn compute_report(
         &request.experiment,
         horizon,
         request.arms.as_deref(),
-        request.decision.tests_latency_quantile(),
+        collect::GuardrailInputs::of(&request.decision, frames),
     )?;
     build::assemble(request, start_date, horizon, collected)
 }

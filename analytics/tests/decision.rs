@@ -4,12 +4,12 @@
 
 use blendlab_analytics::compare::assert_reports_match;
 use blendlab_analytics::report::{GuardrailStatus, ReportRequest, Verdict};
-use blendlab_analytics::{
-    compute_report, compute_report_incremental, load::SourceNames, LogFrames, Report,
-};
+use blendlab_analytics::{compute_report, compute_report_incremental, LogFrames, Report};
 use blendlab_experiments::{DecisionRules, GuardrailDefinition};
 use chrono::NaiveDate;
 use polars::prelude::*;
+
+mod common;
 
 const DAY: i64 = 86_400_000_000;
 /// 2026-10-01T00:00:00Z.
@@ -99,13 +99,7 @@ impl Rows {
             Column::new("finish_reason".into(), self.finish_reason),
         ])
         .unwrap();
-        LogFrames::new(
-            assignments.lazy(),
-            messages.lazy(),
-            None,
-            &SourceNames::default(),
-        )
-        .unwrap()
+        common::frames(assignments, messages)
     }
 }
 

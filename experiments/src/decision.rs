@@ -120,6 +120,16 @@ impl fmt::Display for PrimaryMetric {
     }
 }
 
+impl Harm {
+    /// `margin` as a signed relative change: positive for an increase, negative for a decrease.
+    pub fn signed(&self, margin: f64) -> f64 {
+        match self {
+            Self::Increase => margin,
+            Self::Decrease => -margin,
+        }
+    }
+}
+
 impl GuardrailMetric {
     pub fn parse(name: &str, window_days: u32) -> Result<Self, String> {
         match name {
@@ -217,12 +227,22 @@ impl DecisionRules {
         }
     }
 
-    /// Whether a guardrail tests the latency quantile (the report then keeps per-user latency
+    /// Whether a guardrail tests the latency quantile (the report then collects per-user latency
     /// counts).
     pub fn tests_latency_quantile(&self) -> bool {
         self.guardrails
             .iter()
             .any(|g| g.metric == GuardrailMetric::LatencyP95Ms)
+    }
+
+    /// Whether a guardrail tests a ratio of per-user cost sums (the report then collects them).
+    pub fn tests_cost_ratio(&self) -> bool {
+        self.guardrails.iter().any(|g| {
+            matches!(
+                g.metric,
+                GuardrailMetric::ErrorRate | GuardrailMetric::ComputeSPerReturnedUser
+            )
+        })
     }
 
     /// Validates the definition's `primary_metric` and `guardrails`, naming every problem.

@@ -25,7 +25,7 @@ pub fn collect_in_groups(
     horizon: Horizon,
     configured: Option<&[crate::request::ArmSpec]>,
     partitions: u32,
-    latency_quantiles: bool,
+    inputs: super::GuardrailInputs,
 ) -> Result<Collected, AnalyticsError> {
     let extras = &frames.message_extras;
     let cohorts = collect(pipeline::cohorts(
@@ -55,11 +55,13 @@ pub fn collect_in_groups(
         user_days.push(collect(pipeline::user_days(messages.clone(), members))?);
         conversations.push(collect(pipeline::conversations(messages.clone()))?);
         // A user's messages are all in their group, so per-user sums and their moments add up.
-        cost_moments.push(collect(costs::cost_moments(
-            costs::user_costs(messages.clone(), extras, out::UID),
-            extras,
-        ))?);
-        if latency_quantiles {
+        if inputs.cost_moments {
+            cost_moments.push(collect(costs::cost_moments(
+                costs::user_costs(messages.clone(), extras, out::UID),
+                extras,
+            ))?);
+        }
+        if inputs.latency_quantiles {
             user_latencies.push(collect(costs::user_latencies(
                 messages.clone(),
                 extras,
@@ -89,7 +91,7 @@ pub fn collect_in_groups(
     }
 
     let user_days = collect(concat_all(user_days)?)?.lazy();
-    let latency_quantiles = if latency_quantiles {
+    let latency_quantiles = if inputs.latency_quantiles {
         let counts = concat_all(user_latencies)?;
         Some(super::latency::latency_quantiles(counts, out::UID)?)
     } else {
@@ -118,9 +120,13 @@ pub fn collect_in_groups(
         arm_models,
         conversations: collect(summed_by_arm(conversations)?)?,
         returned_users: collect(pipeline::returned_users(user_days))?,
-        cost_moments: collect(
-            summed_by_arm(cost_moments)?.sort([a::ARM], SortMultipleOptions::default()),
-        )?,
+        cost_moments: if inputs.cost_moments {
+            Some(collect(
+                summed_by_arm(cost_moments)?.sort([a::ARM], SortMultipleOptions::default()),
+            )?)
+        } else {
+            None
+        },
         latency_quantiles,
     })
 }

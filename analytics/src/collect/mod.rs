@@ -18,19 +18,39 @@ use crate::pipeline::Horizon;
 use crate::request::ArmSpec;
 use crate::AnalyticsError;
 
+/// The per-user inputs of the guardrail tests a report collects: each is another pass over the
+/// messages, so only what the definition's guardrails test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuardrailInputs {
+    /// Per-user cost sums and their moments (error rate, compute per returned user).
+    pub cost_moments: bool,
+    /// Per-user latency counts around each arm's p95 (latency_p95_ms), when the log has latency.
+    pub latency_quantiles: bool,
+}
+
+impl GuardrailInputs {
+    pub fn of(rules: &blendlab_experiments::DecisionRules, frames: &LogFrames) -> Self {
+        Self {
+            cost_moments: rules.tests_cost_ratio(),
+            latency_quantiles: rules.tests_latency_quantile()
+                && frames.has_message_column(crate::schema::messages::LATENCY_MS),
+        }
+    }
+}
+
 /// The outputs of a report in one pass, or with `partitions()` above 1, one group of users at a
-/// time. `latency_quantiles`: also the per-user latency counts a latency guardrail needs (a
-/// second look at every reply, so only when asked).
+/// time, with the guardrail `inputs` asked for.
 pub fn collect(
     frames: &LogFrames,
     experiment: &str,
     horizon: Horizon,
     configured: Option<&[ArmSpec]>,
-    latency_quantiles: bool,
+    inputs: GuardrailInputs,
 ) -> Result<Collected, AnalyticsError> {
-    let wants = latency_quantiles && frames.has_message_column(crate::schema::messages::LATENCY_MS);
     match partitions() {
-        1 => one_pass::collect(frames, experiment, horizon, configured, wants),
-        groups => groups::collect_in_groups(frames, experiment, horizon, configured, groups, wants),
+        1 => one_pass::collect(frames, experiment, horizon, configured, inputs),
+        groups => {
+            groups::collect_in_groups(frames, experiment, horizon, configured, groups, inputs)
+        }
     }
 }

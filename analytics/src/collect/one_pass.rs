@@ -2,7 +2,7 @@
 
 use polars::prelude::*;
 
-use super::shared::{arm_models_frame, blended, engine, event_input, Collected};
+use super::shared::{arm_models_frame, blended, collect_plan, engine, event_input, Collected};
 use crate::load::LogFrames;
 use crate::pipeline::{self, costs, out, Horizon};
 use crate::request::ArmSpec;
@@ -14,7 +14,7 @@ pub fn collect(
     experiment: &str,
     horizon: Horizon,
     configured: Option<&[ArmSpec]>,
-    latency_quantiles: bool,
+    inputs: super::GuardrailInputs,
 ) -> Result<Collected, AnalyticsError> {
     let cohorts = pipeline::cohorts(frames.assignments.clone(), experiment, horizon);
     let messages = pipeline::cohort_messages(
@@ -43,12 +43,17 @@ pub fn collect(
         )?,
         pipeline::conversations(messages.clone()),
         pipeline::returned_users(user_days),
-        costs::cost_moments(
-            costs::user_costs(messages.clone(), &frames.message_extras, out::UID),
-            &frames.message_extras,
-        ),
     ];
-    let latency_quantiles = if latency_quantiles {
+    let cost_moments = if inputs.cost_moments {
+        let user_costs = costs::user_costs(messages.clone(), &frames.message_extras, out::UID);
+        Some(collect_plan(costs::cost_moments(
+            user_costs,
+            &frames.message_extras,
+        ))?)
+    } else {
+        None
+    };
+    let latency_quantiles = if inputs.latency_quantiles {
         let counts = costs::user_latencies(messages, &frames.message_extras, out::UID);
         Some(super::latency::latency_quantiles(counts, out::UID)?)
     } else {
@@ -73,7 +78,7 @@ pub fn collect(
         arm_models,
         conversations: next(),
         returned_users: next(),
-        cost_moments: next(),
+        cost_moments,
         latency_quantiles,
     })
 }

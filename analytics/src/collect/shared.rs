@@ -18,8 +18,9 @@ pub struct Collected {
     pub arm_models: DataFrame,
     pub conversations: DataFrame,
     pub returned_users: DataFrame,
-    /// Per arm, the moments of the per-user cost sums (`pipeline::costs::cost_moments`).
-    pub cost_moments: DataFrame,
+    /// Per arm, the moments of the per-user cost sums (`pipeline::costs::cost_moments`); only
+    /// when a guardrail asks for them.
+    pub cost_moments: Option<DataFrame>,
     /// Per arm, the latency p95 and what its clustered test needs (`collect::latency`); only
     /// when a guardrail asks for it and the log has `latency_ms`.
     pub latency_quantiles: Option<DataFrame>,

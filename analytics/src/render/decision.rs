@@ -62,16 +62,12 @@ pub fn decision(report: &Report, out: &mut String) {
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---|");
     for arm in &report.arms {
         for test in &arm.guardrail_tests {
-            let sign = match test.harm {
-                blendlab_experiments::Harm::Increase => 1.0,
-                blendlab_experiments::Harm::Decrease => -1.0,
-            };
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 arm.arm,
                 test.metric,
-                signed_percent(Some(sign * test.margin)),
+                signed_percent(Some(test.harm.signed(test.margin))),
                 number(test.arm_value, 4),
                 number(test.control_value, 4),
                 signed_percent(test.lift),

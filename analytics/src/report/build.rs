@@ -90,7 +90,7 @@ fn decide(
     reports: &mut [ArmReport],
 ) -> Result<(), AnalyticsError> {
     let inputs = guardrail_tests::TestInputs {
-        costs: guardrail_tests::read_cost_moments(&collected.cost_moments)?,
+        costs: guardrail_tests::read_cost_moments(collected.cost_moments.as_ref())?,
         latency: guardrail_tests::read_latency_quantiles(collected.latency_quantiles.as_ref())?,
         has_latency: collected
             .guardrails

@@ -83,11 +83,7 @@ fn read_primary(primary: PrimaryMetric, arm: &ArmReport) -> (Reading, String) {
 }
 
 fn guardrail_reason(test: &GuardrailTest) -> String {
-    let sign = match test.harm {
-        blendlab_experiments::Harm::Increase => "+",
-        blendlab_experiments::Harm::Decrease => "-",
-    };
-    let allowed = format!("{sign}{:.1}% allowed", test.margin * 100.0);
+    let allowed = format!("{:+.1}% allowed", test.harm.signed(test.margin) * 100.0);
     let change = match (test.lift, test.bound) {
         // A failure is shown by the bound on the other side: the change is at least that bad.
         (Some(lift), Some(bound)) if test.status == GuardrailStatus::Fail => format!(

@@ -61,8 +61,13 @@ pub struct CostMoments {
     compute: Option<[f64; 3]>,
 }
 
-/// The cost moments by arm.
-pub fn read_cost_moments(df: &DataFrame) -> Result<BTreeMap<String, CostMoments>, AnalyticsError> {
+/// The cost moments by arm; none when no guardrail asked for them.
+pub fn read_cost_moments(
+    df: Option<&DataFrame>,
+) -> Result<BTreeMap<String, CostMoments>, AnalyticsError> {
+    let Some(df) = df else {
+        return Ok(BTreeMap::new());
+    };
     let column = |name: &str| floats(df, name);
     let (replies, replies_sq, returned) = (
         column(moment::REPLIES)?,

@@ -43,35 +43,65 @@ fn rate(hits: u32, runs: u32) -> f64 {
     f64::from(hits) / f64::from(runs.max(1))
 }
 
-fn retention(config: CalibrationConfig, behaviour: &Behaviour) -> CalibrationCheck {
-    let mut rng = Rng::new(config.seed ^ 0x6A);
-    let p = behaviour.return_probability(DAY, 0.0);
+/// One experiment's three summaries: control, an arm truly at the margin, an arm unchanged.
+type Sides = (
+    Option<MeanSummary>,
+    Option<MeanSummary>,
+    Option<MeanSummary>,
+);
+
+/// Runs `config.runs` experiments drawn by `draw` and checks that the arm at the margin passes
+/// in 3%..7% of them, with the unchanged arm's pass rate (the power) beside it.
+fn at_margin_check(
+    name: &'static str,
+    what: String,
+    config: CalibrationConfig,
+    (harm, margin): (Harm, f64),
+    mut draw: impl FnMut() -> Sides,
+) -> CalibrationCheck {
     let (mut false_passes, mut passes_unchanged) = (0u32, 0u32);
-    let summary = |rng: &mut Rng, users: u64, p: f64| {
-        let counts = arm_counts(rng, users, p);
-        proportion_summary(counts.successes, counts.trials)
-    };
     for _ in 0..config.runs {
-        let (a, b) = split(&mut rng, config.aa_users);
-        let control = summary(&mut rng, b, p);
-        let at_margin = summary(&mut rng, a, p * (1.0 - RETENTION_MARGIN));
-        let unchanged = summary(&mut rng, a, p);
-        false_passes += u32::from(passes(control, at_margin, Harm::Decrease, RETENTION_MARGIN));
-        passes_unchanged += u32::from(passes(control, unchanged, Harm::Decrease, RETENTION_MARGIN));
+        let (control, at_margin, unchanged) = draw();
+        false_passes += u32::from(passes(control, at_margin, harm, margin));
+        passes_unchanged += u32::from(passes(control, unchanged, harm, margin));
     }
     check(
-        "guardrail_retention_at_margin",
-        format!(
-            "{} users, D7 retention truly 5% below control: the retention guardrail (margin 5%) passes",
-            config.aa_users
-        ),
+        name,
+        what,
         config.runs,
         false_passes,
         Target::Within {
             low: 0.03,
             high: 0.07,
         },
-        vec![("pass_rate_with_no_change".into(), rate(passes_unchanged, config.runs))],
+        vec![(
+            "pass_rate_with_no_change".into(),
+            rate(passes_unchanged, config.runs),
+        )],
+    )
+}
+
+fn retention(config: CalibrationConfig, behaviour: &Behaviour) -> CalibrationCheck {
+    let mut rng = Rng::new(config.seed ^ 0x6A);
+    let p = behaviour.return_probability(DAY, 0.0);
+    let summary = |rng: &mut Rng, users: u64, p: f64| {
+        let counts = arm_counts(rng, users, p);
+        proportion_summary(counts.successes, counts.trials)
+    };
+    at_margin_check(
+        "guardrail_retention_at_margin",
+        format!(
+            "{} users, D7 retention truly 5% below control: the retention guardrail (margin 5%) passes",
+            config.aa_users
+        ),
+        config,
+        (Harm::Decrease, RETENTION_MARGIN),
+        || {
+            let (a, b) = split(&mut rng, config.aa_users);
+            let control = summary(&mut rng, b, p);
+            let at_margin = summary(&mut rng, a, p * (1.0 - RETENTION_MARGIN));
+            (control, at_margin, summary(&mut rng, a, p))
+        },
     )
 }
 
@@ -99,30 +129,23 @@ fn compute_moments(rng: &mut Rng, users: u64, scale: f64) -> RatioMoments {
 
 fn ratio(config: CalibrationConfig) -> CalibrationCheck {
     let mut rng = Rng::new(config.seed ^ 0x7B);
-    let (mut false_passes, mut passes_unchanged) = (0u32, 0u32);
-    for _ in 0..config.runs {
-        let control = compute_moments(&mut rng, RATIO_USERS, 1.0).summary();
-        let at_margin = compute_moments(&mut rng, RATIO_USERS, 1.0 + COMPUTE_MARGIN).summary();
-        let unchanged = compute_moments(&mut rng, RATIO_USERS, 1.0).summary();
-        false_passes += u32::from(passes(control, at_margin, Harm::Increase, COMPUTE_MARGIN));
-        passes_unchanged += u32::from(passes(control, unchanged, Harm::Increase, COMPUTE_MARGIN));
-    }
-    check(
+    at_margin_check(
         "guardrail_ratio_at_margin",
         format!(
             "{RATIO_USERS} users per arm, compute per returned user truly 10% above control: the \
              guardrail (margin 10%) passes"
         ),
-        config.runs,
-        false_passes,
-        Target::Within {
-            low: 0.03,
-            high: 0.07,
+        config,
+        (Harm::Increase, COMPUTE_MARGIN),
+        || {
+            let control = compute_moments(&mut rng, RATIO_USERS, 1.0).summary();
+            let at_margin = compute_moments(&mut rng, RATIO_USERS, 1.0 + COMPUTE_MARGIN).summary();
+            (
+                control,
+                at_margin,
+                compute_moments(&mut rng, RATIO_USERS, 1.0).summary(),
+            )
         },
-        vec![(
-            "pass_rate_with_no_change".into(),
-            rate(passes_unchanged, config.runs),
-        )],
     )
 }
 
@@ -165,29 +188,18 @@ fn latency_summary(rng: &mut Rng, scale: f64) -> Option<MeanSummary> {
 
 fn latency(config: CalibrationConfig) -> CalibrationCheck {
     let mut rng = Rng::new(config.seed ^ 0x8C);
-    let (mut false_passes, mut passes_unchanged) = (0u32, 0u32);
-    for _ in 0..config.runs {
-        let control = latency_summary(&mut rng, 1.0);
-        let at_margin = latency_summary(&mut rng, 1.0 + LATENCY_MARGIN);
-        let unchanged = latency_summary(&mut rng, 1.0);
-        false_passes += u32::from(passes(control, at_margin, Harm::Increase, LATENCY_MARGIN));
-        passes_unchanged += u32::from(passes(control, unchanged, Harm::Increase, LATENCY_MARGIN));
-    }
-    check(
+    at_margin_check(
         "guardrail_latency_at_margin",
         format!(
             "{LATENCY_USERS} users per arm with 1 to 9 replies each, latency p95 truly 10% above \
              control: the guardrail (margin 10%) passes"
         ),
-        config.runs,
-        false_passes,
-        Target::Within {
-            low: 0.03,
-            high: 0.07,
+        config,
+        (Harm::Increase, LATENCY_MARGIN),
+        || {
+            let control = latency_summary(&mut rng, 1.0);
+            let at_margin = latency_summary(&mut rng, 1.0 + LATENCY_MARGIN);
+            (control, at_margin, latency_summary(&mut rng, 1.0))
         },
-        vec![(
-            "pass_rate_with_no_change".into(),
-            rate(passes_unchanged, config.runs),
-        )],
     )
 }

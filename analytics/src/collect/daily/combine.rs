@@ -37,7 +37,7 @@ pub fn collected(
     cohorts: DataFrame,
     parts: &[DayPart],
     configured: Option<&[ArmSpec]>,
-    latency_quantiles: bool,
+    inputs: crate::collect::GuardrailInputs,
 ) -> PolarsResult<Collected> {
     let user_days = collect(with_uid(stacked(parts, |p| &p.user_days)?, &cohorts))?.lazy();
     let arm_models = match configured {
@@ -62,11 +62,15 @@ pub fn collected(
                 .agg([len().cast(DataType::UInt64).alias(guard::CONVERSATIONS)]),
         )?,
         returned_users: collect(pipeline::returned_users(user_days))?,
-        cost_moments: collect(costs::cost_moments(
-            costs::summed_user_costs(stacked(parts, |p| &p.user_costs)?, m::USER_ID)?,
-            &frames.message_extras,
-        ))?,
-        latency_quantiles: if latency_quantiles && frames.has_message_column(m::LATENCY_MS) {
+        cost_moments: if inputs.cost_moments {
+            Some(collect(costs::cost_moments(
+                costs::summed_user_costs(stacked(parts, |p| &p.user_costs)?, m::USER_ID)?,
+                &frames.message_extras,
+            ))?)
+        } else {
+            None
+        },
+        latency_quantiles: if inputs.latency_quantiles {
             let counts = stacked(parts, |p| &p.user_latencies)?;
             Some(crate::collect::latency::latency_quantiles(
                 counts,

@@ -78,7 +78,7 @@ pub fn compute_report_incremental(
         cohorts,
         &parts,
         request.arms.as_deref(),
-        request.decision.tests_latency_quantile(),
+        crate::collect::GuardrailInputs::of(&request.decision, frames),
     )?;
     let report = build::assemble(request, start_date, horizon, collected)?;
     Ok((report, run))
