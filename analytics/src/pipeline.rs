@@ -296,6 +296,7 @@ pub fn returned_users(user_days: LazyFrame) -> LazyFrame {
 
 pub mod components;
 pub mod costs;
+pub mod cuped;
 
 pub use components::{attribution, EventInput};
 

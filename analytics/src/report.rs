@@ -12,6 +12,7 @@ use crate::{AnalyticsError, LogFrames};
 mod attribution;
 pub(crate) mod build;
 mod columns;
+mod cuped;
 mod decision;
 mod guardrail_tests;
 mod guardrails;
@@ -21,6 +22,7 @@ pub use crate::request::{ArmSpec, ReportRequest};
 pub use crate::stats::off_policy::PolicyValue;
 pub use attribution::{ComponentAttribution, OutcomeEstimate, VsRest};
 pub use build::retention_vs_control;
+pub use cuped::MAX_ATTRIBUTE_VALUES;
 pub use decision::{ArmDecision, Verdict};
 pub use guardrail_tests::{GuardrailStatus, GuardrailTest};
 pub use guardrails::Guardrails;
@@ -111,6 +113,22 @@ pub struct RetentionVsControl {
     pub seq_p_value: f64,
     /// The Bayesian reading of the same day; null where the posterior does not exist.
     pub bayes: Option<BayesVsControl>,
+    /// The difference adjusted for pre-exposure covariates; null where the regression does not
+    /// exist (a side without users, or no variance).
+    #[serde(default)]
+    pub cuped: Option<CupedVsControl>,
+}
+
+/// CUPED: `diff` adjusted by regression on pre-exposure active days and user attributes (OLS with
+/// HC1 errors), beside the unadjusted result. `variance_reduction` is `1 - var_adjusted /
+/// var_unadjusted` of the difference.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct CupedVsControl {
+    pub diff: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub p_value: f64,
+    pub variance_reduction: f64,
 }
 
 /// GrowthBook's effect Bayesian test (gbstats `EffectBayesianABTest`, default configuration) on
@@ -153,6 +171,9 @@ pub struct MeanVsControl {
     pub seq_ci_low: f64,
     pub seq_ci_high: f64,
     pub seq_p_value: f64,
+    /// The difference adjusted for pre-exposure covariates, as for retention.
+    #[serde(default)]
+    pub cuped: Option<CupedVsControl>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

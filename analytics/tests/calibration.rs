@@ -25,6 +25,9 @@ fn the_report_statistics_keep_their_promises() {
         "guardrail_retention_at_margin",
         "guardrail_ratio_at_margin",
         "guardrail_latency_at_margin",
+        "cuped_aa",
+        "cuped_variance_reduction",
+        "cuped_planned_power",
         "components_aa",
         "components_coverage",
     ];

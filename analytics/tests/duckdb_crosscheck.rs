@@ -35,6 +35,19 @@ fn duckdb(dir: &Path, experiment: &str, as_of: &str, window: u32) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// The default report of the simulated experiment as of `as_of`, with a 30-day window.
+fn request(spec: &Population, as_of: &str) -> ReportRequest {
+    ReportRequest {
+        experiment: spec.experiment.clone(),
+        as_of: as_of.parse().unwrap(),
+        control: "control".into(),
+        window_days: 30,
+        arms: None,
+        evaluate_policies: Vec::new(),
+        decision: blendlab_experiments::DecisionRules::default_for(30),
+    }
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(1.0)
 }
@@ -56,16 +69,7 @@ fn every_count_and_mean_matches_duckdb() {
             streaming: engine == "streaming",
             partitions,
         });
-        let request = ReportRequest {
-            experiment: spec.experiment.clone(),
-            as_of: as_of.parse().unwrap(),
-            control: "control".into(),
-            window_days: 30,
-            arms: None,
-            evaluate_policies: Vec::new(),
-            decision: blendlab_experiments::DecisionRules::default_for(30),
-        };
-        let report = compute_report(&DataDir::scan(&dir).unwrap(), &request).unwrap();
+        let report = compute_report(&DataDir::scan(&dir).unwrap(), &request(&spec, as_of)).unwrap();
         let reference = duckdb(&dir, &spec.experiment, as_of, 30);
         assert_eq!(report.arms.len(), reference.as_object().unwrap().len());
         for arm in &report.arms {
@@ -129,6 +133,86 @@ fn every_count_and_mean_matches_duckdb() {
                 }
             }
         }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The report's CUPED against statsmodels' OLS with HC1 errors fitted on DuckDB's per-user
+/// table (`cuped_reference.py`), on users whose pre-exposure activity predicts their return.
+#[test]
+fn cuped_matches_statsmodels_on_duckdb_per_user_rows() {
+    let dir = scratch_dir("cuped");
+    let mut spec = Population::chai(3_000, 11);
+    spec.behaviour.habitual_users = true;
+    write_parquet(&spec, &RandomAllocation::new(&spec.arms), &dir).unwrap();
+    let as_of = "2026-11-10";
+    let report = compute_report(&DataDir::scan(&dir).unwrap(), &request(&spec, as_of)).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuped_reference.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .args([
+            dir.to_str().unwrap(),
+            &spec.experiment,
+            as_of,
+            "control",
+            "blend",
+        ])
+        .output()
+        .expect("python3 runs (make test installs duckdb and statsmodels)");
+    assert!(
+        output.status.success(),
+        "cuped_reference.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reference: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let blend = report.arms.iter().find(|a| a.arm == "blend").unwrap();
+    for k in [1usize, 3, 7] {
+        let engagement = &blend.engagement[k];
+        let cases = [
+            (
+                "retention",
+                blend.retention[k].vs_control.as_ref().and_then(|v| v.cuped),
+            ),
+            (
+                "user_messages",
+                engagement
+                    .vs_control_user_messages
+                    .as_ref()
+                    .and_then(|v| v.cuped),
+            ),
+            (
+                "time_spent",
+                engagement.vs_control.as_ref().and_then(|v| v.cuped),
+            ),
+        ];
+        for (metric, got) in cases {
+            let got = got.unwrap_or_else(|| panic!("{metric} day {k} has CUPED"));
+            let want = &reference[metric][k.to_string()];
+            for (name, value) in [
+                ("diff", got.diff),
+                ("ci_low", got.ci_low),
+                ("ci_high", got.ci_high),
+                ("p_value", got.p_value),
+                ("variance_reduction", got.variance_reduction),
+            ] {
+                let expected = want[name].as_f64().unwrap();
+                assert!(
+                    (value - expected).abs() <= 1e-8 * expected.abs().max(1e-12),
+                    "{metric} day {k} {name}: {value} vs statsmodels {expected}"
+                );
+            }
+        }
+        // Habitual users' pre-exposure days predict their return: CUPED removes variance.
+        let reduction = blend.retention[k]
+            .vs_control
+            .as_ref()
+            .unwrap()
+            .cuped
+            .unwrap();
+        assert!(
+            reduction.variance_reduction > 0.05,
+            "day {k}: {reduction:?}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

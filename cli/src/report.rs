@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use blendlab_analytics::report::{ReportRequest, DEFAULT_WINDOW_DAYS};
 use blendlab_analytics::stats::off_policy::CandidatePolicy;
-use blendlab_analytics::stats::{sample_size_per_arm, PlanInput};
+use blendlab_analytics::stats::{sample_size_per_arm, with_variance_reduction, PlanInput};
 use blendlab_analytics::{compute_report, compute_report_incremental, DataDir, Report, StateDir};
 use chrono::{NaiveDate, Utc};
 use clap::Args;
@@ -184,6 +184,10 @@ pub struct PlanArgs {
     /// New users exposed per day, to turn users into days.
     #[arg(long)]
     daily_users: Option<f64>,
+    /// The share of variance CUPED removes (the report's `cuped.variance_reduction` of an earlier
+    /// experiment, or rho^2 of the pre-exposure covariate): users scale by `1 - it`.
+    #[arg(long, default_value_t = 0.0)]
+    variance_reduction: f64,
     #[arg(long)]
     json: bool,
 }
@@ -195,8 +199,10 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
         alpha: args.alpha,
         power: args.power,
     };
-    let per_arm = sample_size_per_arm(input)
-        .context("baseline and baseline x (1 + lift) must lie in (0, 1), lift must not be 0, alpha and power in (0, 1)")?
+    let unadjusted = sample_size_per_arm(input)
+        .context("baseline and baseline x (1 + lift) must lie in (0, 1), lift must not be 0, alpha and power in (0, 1)")?;
+    let per_arm = with_variance_reduction(unadjusted, args.variance_reduction)
+        .context("--variance-reduction must lie in [0, 1)")?
         .ceil();
     let total = per_arm * args.arms.max(2) as f64;
     let days = args
@@ -206,16 +212,23 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     if args.json {
         let value = serde_json::json!({
             "baseline": args.baseline, "relative_lift": args.lift, "alpha": args.alpha, "power": args.power,
+            "variance_reduction": args.variance_reduction,
+            "users_per_arm_unadjusted": unadjusted.ceil(),
             "users_per_arm": per_arm, "users_total": total, "days": days,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!(
-            "To detect {:+.1}% on a baseline of {:.2}% (alpha {}, power {}): {per_arm} users per arm, {total} in all{}.",
+            "To detect {:+.1}% on a baseline of {:.2}% (alpha {}, power {}{}): {per_arm} users per arm, {total} in all{}.",
             100.0 * args.lift,
             100.0 * args.baseline,
             args.alpha,
             args.power,
+            if args.variance_reduction > 0.0 {
+                format!(", CUPED removing {:.1}% of the variance", 100.0 * args.variance_reduction)
+            } else {
+                String::new()
+            },
             days.map(|d| format!(", about {d} days of exposure")).unwrap_or_default()
         );
     }

@@ -211,6 +211,23 @@ fn plan_gives_users_per_arm_and_days() {
 }
 
 #[test]
+fn plan_takes_cuped_variance_reduction() {
+    let args = ["plan", "--baseline", "0.15", "--lift", "0.10", "--json"];
+    let plain: Value = serde_json::from_slice(&blendlab(&args).stdout).unwrap();
+    let with = blendlab(&[&args[..], &["--variance-reduction", "0.3"]].concat());
+    let adjusted: Value = serde_json::from_slice(&with.stdout).unwrap();
+    let (before, after) = (
+        plain["users_per_arm"].as_f64().unwrap(),
+        adjusted["users_per_arm"].as_f64().unwrap(),
+    );
+    assert_eq!(adjusted["users_per_arm_unadjusted"].as_f64(), Some(before));
+    assert!((after - (0.7 * before).ceil()).abs() <= 1.0, "{adjusted}");
+    let bad = blendlab(&[&args[..], &["--variance-reduction", "1.0"]].concat());
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--variance-reduction"));
+}
+
+#[test]
 fn report_with_a_state_directory_keeps_finished_days_and_reports_the_same() {
     let dir = generated_log("state");
     let state = dir.with_extension("state");

@@ -187,6 +187,15 @@ await step("the experiment page draws the report's retention, ratio and engageme
   const expected = treatment.retention.map((day) => (typeof day.vs_control?.bayes?.chance_to_win === "number" ? `${(100 * day.vs_control.bayes.chance_to_win).toFixed(1)}%` : "–"));
   check(JSON.stringify(chances) === JSON.stringify(expected), "the chance to win of every day is the report's", [chances, expected]);
   check(expected.some((text) => text !== "–"), "some day has a posterior", expected);
+  // CUPED beside the unadjusted difference, every day as the report gives it.
+  const pp = (x) => `${x > 0 ? "+" : ""}${(100 * x).toFixed(2)}`;
+  const cupedShown = await page.locator("#significance tbody td.cuped-diff").allTextContents();
+  const cupedExpected = treatment.retention.map((day) => {
+    const c = day.vs_control?.cuped;
+    return typeof c?.diff === "number" ? `${pp(c.diff)} pp [${pp(c.ci_low)}, ${pp(c.ci_high)}]` : "–";
+  });
+  check(JSON.stringify(cupedShown) === JSON.stringify(cupedExpected), "the CUPED difference of every day is the report's", [cupedShown, cupedExpected]);
+  check(cupedExpected.some((text) => text !== "–"), "some day has a CUPED difference", cupedExpected);
   const components = await page.locator("#attribution tbody tr").allTextContents();
   for (const model of ["small-a", "small-b", "small-c"]) check(components.some((t) => t.includes(model)), `attribution of ${model}`, components);
   const policies = await page.locator("#policy-values tbody tr").allTextContents();

@@ -104,6 +104,10 @@ macro_rules! collect_events {
 }
 
 /// `length` is INTEGER in PostgreSQL; the cast makes it BIGINT (i64) on both databases.
+/// Pre-exposure activity counts this many UTC days before exposure (the analytics'
+/// `pipeline::cuped::PRE_EXPOSURE_DAYS`; the store does not depend on the analytics).
+pub const PRE_EXPOSURE_DAYS: i64 = 14;
+
 const MESSAGE_COLUMNS: &str = "m.message_id, m.user_id, m.conversation_id, m.role, m.model, \
      m.created_at, m.latency_ms, m.prompt_tokens, m.completion_tokens, m.choice_prob, \
      CAST(length(m.content) AS BIGINT), m.finish_reason, m.policy_version";
@@ -143,7 +147,9 @@ impl Store {
     }
 
     /// [`Self::message_columns`] from `since_micros` (inclusive) on: the days an incremental
-    /// report has not kept yet.
+    /// report has not kept yet. Before `since_micros`, the user messages of each enrolled user's
+    /// 14 UTC days before exposure come too: CUPED's pre-exposure activity, which kept parts
+    /// cannot hold for users enrolled after them.
     #[tracing::instrument(skip(self))]
     pub async fn message_columns_since(
         &self,
@@ -154,7 +160,15 @@ impl Store {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS}
              FROM messages m JOIN assignments a ON a.user_id = m.user_id AND a.experiment = $1
-             WHERE m.created_at >= $2 AND m.created_at < $3"
+             WHERE m.created_at >= $2 AND m.created_at < $3
+             UNION ALL
+             SELECT {MESSAGE_COLUMNS}
+             FROM messages m JOIN assignments a ON a.user_id = m.user_id AND a.experiment = $1
+             WHERE m.created_at < $2 AND m.role = 'user'
+               AND m.created_at >= (a.assigned_at / {DAY} - {PRE_DAYS}) * {DAY}
+               AND m.created_at < (a.assigned_at / {DAY}) * {DAY}",
+            DAY = 86_400_000_000_i64,
+            PRE_DAYS = PRE_EXPOSURE_DAYS,
         );
         Ok(on_pool!(self, pool => collect_messages!(
             sqlx::query(&sql).bind(experiment).bind(since_micros).bind(until_micros).fetch(pool)

@@ -935,3 +935,107 @@ async fn reward_counts_know_only_the_cutoff_and_a_snapshot_version_is_settled_on
         .unwrap()
         .is_empty());
 }
+
+/// A user enrolled after the incremental report kept the days of their earlier activity still
+/// has that activity counted as pre-exposure (CUPED's covariate): the store sends the user
+/// messages of each enrolled user's 14 days before exposure beside the days not yet kept, and the
+/// report equals the one pass over the export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_exposure_activity_counts_for_users_enrolled_after_their_days_were_kept() {
+    use blendlab_analytics::pipeline::DAY_MICROS;
+    use blendlab_analytics::report::day_number;
+    use blendlab_analytics::{compute_report, DataDir};
+    use blendlab_experiments::Experiment;
+    use blendlab_server::reporting::{export, report_from_store_on, source::request_for};
+    use blendlab_simulator::simulate;
+
+    let fresh = Fresh::sqlite().await;
+    let experiment = Experiment::parse(definition(), |_| true).unwrap();
+    let today = Utc::now().date_naive();
+    let population = simulate::demo_population(&experiment, 300, today);
+    simulate::seed_store(experiment, population, &fresh.url)
+        .await
+        .unwrap()
+        .expect("a fresh store takes the seed");
+    report_from_store_on(&fresh.store, "chai-blend", today, today)
+        .await
+        .unwrap();
+
+    // Direct traffic on days already kept, by users who enrol only yesterday (after the parts).
+    let midnight = day_number(today) * DAY_MICROS;
+    for (i, arm) in ["control", "blend"]
+        .into_iter()
+        .cycle()
+        .take(40)
+        .enumerate()
+    {
+        let user = format!("late-{i}");
+        let direct = ConversationRow {
+            experiment: None,
+            arm: None,
+            client_key: None,
+            created_at: at(midnight - 12 * DAY_MICROS),
+            ..conversation(&format!("{user}-direct"), &user)
+        };
+        let days_before = (i % 5) as i64 + 1;
+        let turns: Vec<NewMessage> = (0..days_before)
+            .map(|d| {
+                message(
+                    &format!("{user}-d{d}"),
+                    "user",
+                    midnight - (2 + 3 * d) * DAY_MICROS,
+                )
+            })
+            .collect();
+        fresh
+            .store
+            .append_messages(&direct, true, 0, &turns)
+            .await
+            .unwrap();
+        let exposed = midnight - DAY_MICROS + 3_600_000_000;
+        fresh
+            .store
+            .record_exposure(
+                "chai-blend",
+                &user,
+                arm,
+                &UserAttributes::default(),
+                at(exposed),
+            )
+            .await
+            .unwrap();
+        let enrolled = ConversationRow {
+            arm: Some(arm.into()),
+            created_at: at(exposed),
+            ..conversation(&format!("{user}-exp"), &user)
+        };
+        let returns = i % 3 == 0;
+        let turn: Vec<NewMessage> = [0, DAY_MICROS]
+            .into_iter()
+            .take(if returns { 2 } else { 1 })
+            .map(|offset| message(&format!("{user}-e{offset}"), "user", exposed + offset))
+            .collect();
+        fresh
+            .store
+            .append_messages(&enrolled, true, 0, &turn)
+            .await
+            .unwrap();
+    }
+    let tomorrow = today.succ_opt().unwrap();
+    let incremental = report_from_store_on(&fresh.store, "chai-blend", today, tomorrow)
+        .await
+        .unwrap();
+    let out = TempDir::new("late-export");
+    export::export(&fresh.store, &out.0, today, today)
+        .await
+        .unwrap();
+    let one_pass = compute_report(
+        &DataDir::scan(&out.0).unwrap(),
+        &request_for(&definition(), today).unwrap(),
+    )
+    .unwrap();
+    let incremental = serde_json::to_value(incremental).unwrap();
+    assert_reports_match(&incremental, &serde_json::to_value(one_pass).unwrap());
+    let day_1 = &incremental["arms"][1]["retention"][1]["vs_control"]["cuped"];
+    assert!(day_1["diff"].is_number(), "{day_1}");
+}

@@ -10,8 +10,8 @@
 use polars::prelude::*;
 
 use super::shared::{
-    arm_models_frame, blended, collect_plan as collect, concat_all, event_input, summed_by_arm,
-    Collected,
+    arm_models_frame, blended, collect_plan as collect, concat_all, cuped_cells, event_input,
+    summed_by_arm, Collected,
 };
 use crate::load::LogFrames;
 use crate::pipeline::{self, costs, out, Horizon};
@@ -108,6 +108,12 @@ pub fn collect_in_groups(
             JoinArgs::new(JoinType::Left),
         );
     }
+    let cuped = cuped_cells(
+        frames,
+        experiment,
+        cohorts.clone().lazy(),
+        user_days.clone(),
+    )?;
     Ok(Collected {
         cohort_sizes: collect(pipeline::cohort_sizes(cohorts.lazy()))?,
         arm_days: collect(pipeline::arm_days(user_days.clone()))?,
@@ -128,5 +134,6 @@ pub fn collect_in_groups(
             None
         },
         latency_quantiles,
+        cuped,
     })
 }

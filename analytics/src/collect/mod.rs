@@ -11,7 +11,9 @@ pub(crate) mod latency;
 mod one_pass;
 pub(crate) mod shared;
 
-pub use shared::{engine, experiment_start, partitions, set_collection, Collected, Collection};
+pub use shared::{
+    engine, experiment_start, partitions, set_collection, Collected, Collection, CupedCells,
+};
 
 use crate::load::LogFrames;
 use crate::pipeline::Horizon;

@@ -2,7 +2,9 @@
 
 use polars::prelude::*;
 
-use super::shared::{arm_models_frame, blended, collect_plan, engine, event_input, Collected};
+use super::shared::{
+    arm_models_frame, blended, collect_plan, cuped_cells, engine, event_input, Collected,
+};
 use crate::load::LogFrames;
 use crate::pipeline::{self, costs, out, Horizon};
 use crate::request::ArmSpec;
@@ -30,7 +32,10 @@ pub fn collect(
         None => pipeline::arm_models(messages.clone()).collect()?,
     };
     let blended_arms = blended(&arm_models)?;
-    let user_days = pipeline::user_days(messages.clone(), cohorts.clone());
+    // Collected once: retention, returned users and CUPED all read it, and each would otherwise
+    // sort every message by user and time again (it is one row per active user-day, small).
+    let user_days = collect_plan(pipeline::user_days(messages.clone(), cohorts.clone()))?.lazy();
+    let cuped = cuped_cells(frames, experiment, cohorts.clone(), user_days.clone())?;
     let plans = vec![
         pipeline::cohort_sizes(cohorts),
         pipeline::arm_days(user_days.clone()),
@@ -80,5 +85,6 @@ pub fn collect(
         returned_users: next(),
         cost_moments,
         latency_quantiles,
+        cuped,
     })
 }

@@ -4,7 +4,7 @@
 use polars::prelude::*;
 
 use crate::load::LogFrames;
-use crate::pipeline::EventInput;
+use crate::pipeline::{cuped, EventInput};
 use crate::request::ArmSpec;
 use crate::schema::{assignments as a, micros};
 use crate::AnalyticsError;
@@ -24,6 +24,42 @@ pub struct Collected {
     /// Per arm, the latency p95 and what its clustered test needs (`collect::latency`); only
     /// when a guardrail asks for it and the log has `latency_ms`.
     pub latency_quantiles: Option<DataFrame>,
+    /// CUPED's cells of users with equal covariates (`pipeline::cuped`).
+    pub cuped: CupedCells,
+}
+
+/// CUPED's inputs: users per arm, exposure day and cell ([`cuped::cohort_cells`]), and the
+/// outcomes of active users per arm, day k and cell ([`cuped::active_cells`]).
+pub struct CupedCells {
+    pub cohort: DataFrame,
+    pub active: DataFrame,
+}
+
+/// The CUPED cells of `cohorts` (with `uid`) and their `user_days` (with `uid`). Each user's
+/// covariates come from the whole log: pre-exposure days lie before the window, and the
+/// attributes of their first exposure.
+pub(crate) fn cuped_cells(
+    frames: &LogFrames,
+    experiment: &str,
+    cohorts: LazyFrame,
+    user_days: LazyFrame,
+) -> PolarsResult<CupedCells> {
+    let covariates = collect_plan(cuped::user_covariates(
+        cohorts,
+        cuped::active_user_days(frames.messages.clone()),
+        frames.assignments.clone(),
+        experiment,
+        &frames.attributes,
+    ))?
+    .lazy();
+    Ok(CupedCells {
+        cohort: collect_plan(cuped::cohort_cells(covariates.clone(), &frames.attributes))?,
+        active: collect_plan(cuped::active_cells(
+            covariates,
+            user_days,
+            &frames.attributes,
+        ))?,
+    })
 }
 
 /// The first exposure of `experiment` in microseconds, or `None` when it has no assignments.

@@ -2,6 +2,7 @@
 //! network), next to the JSON contract.
 
 mod components;
+mod cuped;
 mod decision;
 mod html;
 mod markdown;

@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 
 use super::columns::{counts, floats, strings};
 use super::{
-    attribution, decision, guardrail_tests, guardrails, power_laws, ArmReport, BayesVsControl,
-    EngagementDay, MeanVsControl, PowerLaws, Report, ReportRequest, RetentionDay,
+    attribution, cuped, decision, guardrail_tests, guardrails, power_laws, ArmReport,
+    BayesVsControl, EngagementDay, MeanVsControl, PowerLaws, Report, ReportRequest, RetentionDay,
     RetentionVsControl, Srm, SrmArm, SRM_WARNING_P,
 };
 use crate::collect::Collected;
@@ -62,11 +62,13 @@ pub fn assemble(
         attribution::read(&collected.attribution, &blended, &request.evaluate_policies)?;
 
     let srm = srm(&arms);
+    let adjusted = cuped::CupedReader::read(&collected.cuped, horizon.as_of_day)?;
     let control_report = arm_report_without_comparison(&arms[0], &mut guardrails, &mut components);
     let mut reports = vec![control_report.clone()];
     for arm in &arms[1..] {
         let mut report = arm_report_without_comparison(arm, &mut guardrails, &mut components);
         compare(&mut report, arm, &control_report, &arms[0]);
+        adjust(&mut report, &control_report.arm, &adjusted);
         report.power_law = power_laws(&report.retention, &report.engagement, &control_report);
         reports.push(report);
     }
@@ -357,6 +359,25 @@ fn compare(
     }
 }
 
+/// Fills `cuped` beside every unadjusted comparison.
+fn adjust(report: &mut ArmReport, control: &str, adjusted: &cuped::CupedReader) {
+    use cuped::Outcome;
+    let arm = report.arm.clone();
+    for day in &mut report.retention {
+        if let Some(vs) = day.vs_control.as_mut() {
+            vs.cuped = adjusted.compare(&arm, control, day.day, Outcome::Retention);
+        }
+    }
+    for day in &mut report.engagement {
+        if let Some(vs) = day.vs_control.as_mut() {
+            vs.cuped = adjusted.compare(&arm, control, day.day, Outcome::TimeSpent);
+        }
+        if let Some(vs) = day.vs_control_user_messages.as_mut() {
+            vs.cuped = adjusted.compare(&arm, control, day.day, Outcome::UserMessages);
+        }
+    }
+}
+
 /// One day's retention against control, exactly as the report computes it (the calibration suite
 /// runs it on simulated experiments). `None` when a side has no eligible users or no retained user
 /// (the log ratio is undefined).
@@ -386,6 +407,7 @@ pub fn retention_vs_control(
             ci_low: b.ci_low,
             ci_high: b.ci_high,
         }),
+        cuped: None,
     })
 }
 
@@ -407,6 +429,7 @@ fn mean_vs_control(
         seq_ci_low: sequential.ci_low,
         seq_ci_high: sequential.ci_high,
         seq_p_value: sequential.p_value,
+        cuped: None,
     })
 }
 

@@ -6,6 +6,7 @@
 
 mod bayes;
 pub mod clustered;
+pub mod cuped;
 mod means;
 mod multiple;
 pub mod non_inferiority;
@@ -18,10 +19,11 @@ mod sequential;
 mod srm;
 
 pub use bayes::{bayes_relative, BayesResult};
+pub use cuped::{regression_adjusted, OutcomeCell, RegressionAdjusted};
 pub use means::{welch_t_test, MeanSummary, WelchTest};
 pub use multiple::{benjamini_hochberg, holm};
 pub use non_inferiority::{non_inferiority, proportion_summary, NonInferiority, RatioMoments};
-pub use plan::{sample_size_per_arm, PlanInput};
+pub use plan::{sample_size_per_arm, with_variance_reduction, PlanInput};
 pub use power_law::{fit_power_law, PowerLawFit};
 pub use proportions::{ratio_ci, two_proportion_z_test, ProportionCounts, ZTest};
 pub use quantile::{interval_levels, weighted_quantile, ClusteredQuantile};

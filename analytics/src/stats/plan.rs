@@ -54,6 +54,15 @@ pub fn sample_size_per_arm(input: PlanInput) -> Option<f64> {
     Some(0.5 * (low + high))
 }
 
+/// Users per arm when CUPED removes `variance_reduction` of the difference's variance: the
+/// variance of a mean falls as `1/n`, so the same power needs `n (1 - variance_reduction)` users
+/// (Deng et al. 2013). `None` outside `[0, 1)`.
+pub fn with_variance_reduction(users_per_arm: f64, variance_reduction: f64) -> Option<f64> {
+    (0.0..1.0)
+        .contains(&variance_reduction)
+        .then_some(users_per_arm * (1.0 - variance_reduction))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,7 +163,7 @@ function significanceCard(treatments) {
   };
   showAll.addEventListener("change", render);
   render();
-  const headers = ["Arm", "Day", "Eligible", "Rate", "Diff", "Ratio", "95% CI", "p", "Holm p", "BH q", "Always-valid p", "Always-valid CI", "Chance to win", "Risk", "Time spent diff", "p (Welch)"];
+  const headers = ["Arm", "Day", "Eligible", "Rate", "Diff", "Ratio", "95% CI", "p", "Holm p", "BH q", "Always-valid p", "Always-valid CI", "Chance to win", "Risk", "CUPED diff (95% CI)", "Variance reduction", "Time spent diff", "p (Welch)"];
   return el(
     "section",
     { class: "card", id: "significance" },
@@ -171,7 +171,7 @@ function significanceCard(treatments) {
     el(
       "p",
       { class: "muted small" },
-      "p: pooled two-proportion z-test, fixed horizon. Holm and Benjamini–Hochberg correct across days and metrics. Always-valid p-values and intervals stay honest although the report is read every day. Ratio colours: green or red when the always-valid p < 0.05, amber when only the Holm-adjusted p is. Chance to win and risk: GrowthBook's Bayesian test on the relative lift (flat prior); risk is the lift expected to be lost by shipping the arm.",
+      "p: pooled two-proportion z-test, fixed horizon. Holm and Benjamini–Hochberg correct across days and metrics. Always-valid p-values and intervals stay honest although the report is read every day. Ratio colours: green or red when the always-valid p < 0.05, amber when only the Holm-adjusted p is. Chance to win and risk: GrowthBook's Bayesian test on the relative lift (flat prior); risk is the lift expected to be lost by shipping the arm. CUPED: the difference adjusted by regression on each user's active days in the 14 days before exposure and their attributes (OLS, HC1 errors), beside the unadjusted one; variance reduction is how much narrower it makes the test.",
     ),
     el("label", { class: "small" }, showAll, " all days"),
     el("div", { class: "table-wrap" }, el("table", { class: "significance" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), body)),
@@ -181,6 +181,18 @@ function significanceCard(treatments) {
 function bayesTitle(bayes) {
   if (!bayes) return "no posterior: a side has no users or no variance";
   return `lift 95% credible interval ${fixed(bayes.ci_low, 4)} to ${fixed(bayes.ci_high, 4)}; risk: lift expected to be lost by shipping (keeping control: ${fixed(bayes.expected_loss_control, 4)})`;
+}
+
+/** The CUPED-adjusted retention difference in points with its interval: the same text the e2e test expects. */
+function cupedDiff(cuped) {
+  if (!isNumber(cuped?.diff)) return "–";
+  const pp = (x) => `${x > 0 ? "+" : ""}${(100 * x).toFixed(2)}`;
+  return `${pp(cuped.diff)} pp [${pp(cuped.ci_low)}, ${pp(cuped.ci_high)}]`;
+}
+
+function cupedTitle(cuped) {
+  if (!cuped) return "no adjusted comparison: a side has no users or no variance";
+  return `CUPED p = ${pValue(cuped.p_value)}`;
 }
 
 function significanceRow(arm, day, engagement) {
@@ -204,6 +216,8 @@ function significanceRow(arm, day, engagement) {
     el("td", { class: "num" }, interval(vs?.seq_ci_low, vs?.seq_ci_high, (v) => fixed(v, 3))),
     el("td", { class: "num chance-to-win", title: bayesTitle(vs?.bayes) }, isNumber(vs?.bayes?.chance_to_win) ? `${(100 * vs.bayes.chance_to_win).toFixed(1)}%` : "–"),
     el("td", { class: "num" }, isNumber(vs?.bayes?.expected_loss) ? fixed(vs.bayes.expected_loss, 4) : "–"),
+    el("td", { class: "num cuped-diff", title: cupedTitle(vs?.cuped) }, cupedDiff(vs?.cuped)),
+    el("td", { class: "num" }, isNumber(vs?.cuped?.variance_reduction) ? percent(vs.cuped.variance_reduction) : "–"),
     el("td", { class: "num" }, isNumber(time?.diff) ? `${time.diff > 0 ? "+" : ""}${seconds(time.diff)}` : "–"),
     el("td", { class: "num" }, pValue(time?.p_value)),
   );

@@ -6,19 +6,16 @@
 //! written once; today and later days are rewritten on every run, since they may still grow.
 //! Every file is written to a temporary name and renamed, so a reader never sees half a file.
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{date_of_day, day_number};
-use blendlab_analytics::schema::{assignments::ATTRIBUTE_PREFIX, datetime_column};
-use blendlab_experiments::UserAttributes;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use super::source::{event_frame, message_frame};
+use super::source::{assignments_frame, event_frame, message_frame};
 use blendlab_store::Store;
 
 /// What one run wrote.
@@ -71,38 +68,6 @@ fn partition(out: &Path, table: &str, date: NaiveDate) -> PathBuf {
     out.join(table)
         .join(format!("date={date}"))
         .join("part-0.parquet")
-}
-
-fn assignments_frame(
-    experiments: Vec<String>,
-    columns: blendlab_store::AssignmentColumns,
-) -> PolarsResult<DataFrame> {
-    let attributes = attribute_columns(&columns.attributes);
-    let assigned_at = datetime_column("assigned_at", columns.assigned_at);
-    let mut frame = vec![
-        Column::new("user_id".into(), columns.user_id),
-        Column::new("experiment".into(), experiments),
-        Column::new("arm".into(), columns.arm),
-        assigned_at,
-    ];
-    frame.extend(attributes);
-    DataFrame::new_infer_height(frame)
-}
-
-/// One `attr_<name>` column per attribute name any user has, in name order; null for the users
-/// who were exposed without it (docs/architecture.md, "Log schema").
-fn attribute_columns(attributes: &[UserAttributes]) -> Vec<Column> {
-    let names: BTreeSet<&str> = attributes
-        .iter()
-        .flat_map(|a| a.iter().map(|(name, _)| name))
-        .collect();
-    names
-        .into_iter()
-        .map(|name| {
-            let values: Vec<Option<&str>> = attributes.iter().map(|a| a.get(name)).collect();
-            Column::new(format!("{ATTRIBUTE_PREFIX}{name}").into(), values)
-        })
-        .collect()
 }
 
 fn write_atomically(path: &Path, frame: &mut DataFrame) -> anyhow::Result<()> {

@@ -1,13 +1,15 @@
 //! From the store to the analytics input: the same frames a Parquet directory gives.
 
+use std::collections::BTreeSet;
+
 use anyhow::Context as _;
 use blendlab_analytics::collect::daily::{first_day_to_read, PartKey, PartsInMemory};
 use blendlab_analytics::load::SourceNames;
 use blendlab_analytics::pipeline::DAY_MICROS;
 use blendlab_analytics::report::{day_number, ArmSpec, ReportRequest};
-use blendlab_analytics::schema::datetime_column;
+use blendlab_analytics::schema::{assignments::ATTRIBUTE_PREFIX, datetime_column};
 use blendlab_analytics::{compute_report_incremental, render, AnalyticsError, LogFrames, Report};
-use blendlab_experiments::{DecisionRules, ExperimentDefinition};
+use blendlab_experiments::{DecisionRules, ExperimentDefinition, UserAttributes};
 use chrono::{NaiveDate, Utc};
 use polars::prelude::*;
 
@@ -185,14 +187,44 @@ fn frames(
     )
 }
 
+/// The assignments of one experiment, with an `attr_<name>` column per attribute as the export
+/// writes them (CUPED adjusts for them).
 pub fn key_frames(experiment: &str, columns: AssignmentColumns) -> PolarsResult<DataFrame> {
-    let n = columns.user_id.len();
-    DataFrame::new_infer_height(vec![
+    let experiments = vec![experiment.to_owned(); columns.user_id.len()];
+    assignments_frame(experiments, columns)
+}
+
+/// Assignments as the log schema has them: `attr_<name>` columns beside the contract's four.
+pub fn assignments_frame(
+    experiments: Vec<String>,
+    columns: AssignmentColumns,
+) -> PolarsResult<DataFrame> {
+    let attributes = attribute_columns(&columns.attributes);
+    let assigned_at = datetime_column("assigned_at", columns.assigned_at);
+    let mut frame = vec![
         Column::new("user_id".into(), columns.user_id),
-        Column::new("experiment".into(), vec![experiment; n]),
+        Column::new("experiment".into(), experiments),
         Column::new("arm".into(), columns.arm),
-        datetime_column("assigned_at", columns.assigned_at),
-    ])
+        assigned_at,
+    ];
+    frame.extend(attributes);
+    DataFrame::new_infer_height(frame)
+}
+
+/// One `attr_<name>` column per attribute name any user has, in name order; null for the users
+/// who were exposed without it (docs/architecture.md, "Log schema").
+fn attribute_columns(attributes: &[UserAttributes]) -> Vec<Column> {
+    let names: BTreeSet<&str> = attributes
+        .iter()
+        .flat_map(|a| a.iter().map(|(name, _)| name))
+        .collect();
+    names
+        .into_iter()
+        .map(|name| {
+            let values: Vec<Option<&str>> = attributes.iter().map(|a| a.get(name)).collect();
+            Column::new(format!("{ATTRIBUTE_PREFIX}{name}").into(), values)
+        })
+        .collect()
 }
 
 pub fn message_frame(columns: MessageColumns) -> PolarsResult<DataFrame> {

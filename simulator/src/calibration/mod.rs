@@ -35,6 +35,7 @@ use serde::Serialize;
 pub mod adaptive;
 mod bayes;
 mod components;
+mod cuped;
 mod guardrails;
 
 use crate::synthetic::{Behaviour, Rng};
@@ -166,6 +167,7 @@ pub fn run(config: CalibrationConfig) -> Vec<CalibrationCheck> {
     ];
     checks.extend(bayes::checks(config, &behaviour));
     checks.extend(guardrails::checks(config, &behaviour));
+    checks.extend(cuped::checks(config));
     checks.extend(components::checks(config));
     checks.push(adaptive::aa_uniform_vs_thompson(config));
     if let Some(refresh_s) = config.learning_refresh_s {

@@ -56,6 +56,10 @@ pub struct SimulateArgs {
     /// differ, so replies cluster within users.
     #[arg(long, default_value_t = 0.9)]
     continuation_spread: f64,
+    /// Users differ in habit: active on some of the 14 days before exposure, and the more
+    /// active then, the likelier to return (what CUPED's pre-exposure covariate adjusts for).
+    #[arg(long)]
+    habitual_users: bool,
     /// Adaptive (thompson) arms: seconds between policy snapshots, as the server's
     /// `server.policy_refresh_s`, so that seeded history and live traffic agree.
     #[arg(long, default_value_t = 60)]
@@ -160,6 +164,7 @@ pub fn population(
         seed: args.seed,
         behaviour: Behaviour {
             continuation_spread: args.continuation_spread,
+            habitual_users: args.habitual_users,
             ..Behaviour::default()
         },
     })

@@ -51,6 +51,8 @@ pub(crate) struct EnrolledUser {
     pub d0: i64,
     pub exposed_at: i64,
     pub propensity: f64,
+    /// How habitual the user is (`Behaviour::habitual_users`); 0.5 when users are alike.
+    pub habit: f64,
 }
 
 /// Draws the enrolled users one after another from the candidates `<prefix><n>`.
@@ -95,6 +97,11 @@ impl<'p> Enrolment<'p> {
             } else {
                 0.0
             };
+            let habit = if population.behaviour.habitual_users {
+                rng.uniform()
+            } else {
+                0.5
+            };
             self.enrolled += 1;
             return Some(EnrolledUser {
                 id,
@@ -102,6 +109,7 @@ impl<'p> Enrolment<'p> {
                 d0,
                 exposed_at,
                 propensity,
+                habit,
             });
         }
         None
@@ -205,8 +213,13 @@ pub(crate) async fn user_days<S: LogSink>(
         user: user.id.clone(),
         ..Ids::default()
     };
+    if population.behaviour.habitual_users {
+        pre_exposure_days(population, rng, &mut ids, user, sink, summary)?;
+    }
     for k in 0..=population.horizon_days {
-        let p = population.behaviour.return_probability(k, arm_spec.lift);
+        let p = population
+            .behaviour
+            .habitual_return_probability(k, arm_spec.lift, user.habit);
         if !rng.chance(p) {
             continue;
         }
@@ -227,6 +240,49 @@ pub(crate) async fn user_days<S: LogSink>(
             population, allocation, timeline, rng, &mut ids, day, sink, summary,
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// A habitual user's activity before exposure: on each of the 14 days before d0, with
+/// probability `habit`, one user message in a conversation of its own.
+fn pre_exposure_days<S: LogSink>(
+    population: &Population,
+    rng: &mut Rng,
+    ids: &mut Ids,
+    user: &EnrolledUser,
+    sink: &mut S,
+    summary: &mut SimSummary,
+) -> Result<(), S::Error> {
+    let arm = &population.arms[user.arm].name;
+    for back in (1..=blendlab_analytics::pipeline::cuped::PRE_EXPOSURE_DAYS).rev() {
+        if !rng.chance(user.habit) {
+            continue;
+        }
+        let at = population.start_micros()
+            + (user.d0 - back) * DAY_MICROS
+            + rng.below(ACTIVE_HOURS) as i64 * SECOND;
+        ids.conversation.clear();
+        let _ = write!(ids.conversation, "{}-pre{back}", ids.user);
+        sink.conversation(SimConversation {
+            conversation_id: &ids.conversation,
+            user_id: &ids.user,
+            arm,
+            created_at: at,
+        })?;
+        ids.set_message(0);
+        sink.message(SimMessage {
+            message_id: &ids.message,
+            conversation_id: &ids.conversation,
+            user_id: &ids.user,
+            arm,
+            position: 0,
+            reply: None,
+            created_at: at,
+            content_chars: 5 + rng.below(200) as u32,
+        })?;
+        summary.conversations += 1;
+        summary.messages += 1;
     }
     Ok(())
 }

@@ -49,6 +49,12 @@ pub struct Behaviour {
     /// added to the logit of every component's continuation probability. 0 makes users alike
     /// (and draws nothing, so seeded logs stay as they were).
     pub continuation_spread: f64,
+    /// Users differ in habit: each has `h ~ U(0, 1)`, sent a message on each of the 14 days
+    /// before exposure with probability `h` (one short sitting outside the experiment's
+    /// traffic), and returns on day k >= 1 with the arm's probability times `2h` (the same on
+    /// average). What CUPED's pre-exposure covariate adjusts for. `false` draws nothing (seeded
+    /// logs stay as they were).
+    pub habitual_users: bool,
 }
 
 impl Default for Behaviour {
@@ -62,6 +68,7 @@ impl Default for Behaviour {
             feedback_rate: 0.05,
             retry_rate: 0.10,
             continuation_spread: 0.0,
+            habitual_users: false,
         }
     }
 }
@@ -69,10 +76,16 @@ impl Default for Behaviour {
 impl Behaviour {
     /// Probability that a user of an arm with `lift` is active on day `k` after exposure.
     pub fn return_probability(&self, k: u32, lift: f64) -> f64 {
+        self.habitual_return_probability(k, lift, 0.5)
+    }
+
+    /// [`Self::return_probability`] of a user whose habit is `habit` (0.5 is the average user).
+    pub fn habitual_return_probability(&self, k: u32, lift: f64, habit: f64) -> f64 {
         if k == 0 {
             return 1.0;
         }
-        (self.return_initial * f64::from(k).powf(-self.return_decay) * (1.0 + lift)).clamp(0.0, 1.0)
+        let typical = self.return_initial * f64::from(k).powf(-self.return_decay) * (1.0 + lift);
+        (typical * 2.0 * habit).clamp(0.0, 1.0)
     }
 
     /// A user's continuation probability after a component whose probability is `p` for a

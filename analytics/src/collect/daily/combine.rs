@@ -4,7 +4,7 @@ use polars::prelude::*;
 
 use super::part::{cols, DayPart};
 use crate::collect::latency::latency_counts_by_arm;
-use crate::collect::shared::{arm_models_frame, blended, event_input, Collected};
+use crate::collect::shared::{arm_models_frame, blended, cuped_cells, event_input, Collected};
 use crate::collect::shared::{collect_plan as collect, concat_all, summed_by_arm};
 use crate::load::LogFrames;
 use crate::pipeline::{self, components, costs, guard, out};
@@ -34,6 +34,7 @@ fn stacked(parts: &[DayPart], frame: impl Fn(&DayPart) -> &DataFrame) -> PolarsR
 /// The collected outputs of the window from its day parts (oldest first) and the cohorts.
 pub fn collected(
     frames: &LogFrames,
+    experiment: &str,
     cohorts: DataFrame,
     parts: &[DayPart],
     configured: Option<&[ArmSpec]>,
@@ -49,6 +50,12 @@ pub fn collected(
         )?,
     };
     let blended_arms = blended(&arm_models)?;
+    let cuped = cuped_cells(
+        frames,
+        experiment,
+        cohorts.clone().lazy(),
+        user_days.clone(),
+    )?;
     Ok(Collected {
         cohort_sizes: collect(pipeline::cohort_sizes(cohorts.clone().lazy()))?,
         arm_days: collect(pipeline::arm_days(user_days.clone()))?,
@@ -79,6 +86,7 @@ pub fn collected(
         } else {
             None
         },
+        cuped,
     })
 }
 

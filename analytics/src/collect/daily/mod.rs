@@ -75,6 +75,7 @@ pub fn compute_report_incremental(
     }
     let collected = combine::collected(
         frames,
+        &request.experiment,
         cohorts,
         &parts,
         request.arms.as_deref(),
