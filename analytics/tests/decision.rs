@@ -363,3 +363,45 @@ fn a_log_without_the_column_leaves_its_guardrail_not_measured() {
     assert!(latency.p_value.is_some(), "{latency:?}");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn where_no_test_exists_the_values_and_notes_still_say_what_is_known() {
+    // Two users: too few replies for a test of the p95, whose value is still the report's.
+    let tiny = ArmShape {
+        name: "tiny",
+        users: 2,
+        returns: |_| vec![1],
+        latency_ms: |i| 800.0 + i as f64,
+        errs: |_| false,
+    };
+    let report = report(&[control(), tiny]);
+    let arm = report.arm("tiny").unwrap();
+    let latency = arm
+        .guardrail_tests
+        .iter()
+        .find(|t| t.metric == "latency_p95_ms")
+        .unwrap();
+    assert!(latency.p_value.is_none(), "{latency:?}");
+    assert!(latency.arm_value.is_some(), "{latency:?}");
+    assert_eq!(latency.arm_value, arm.guardrails.latency_p95_ms);
+
+    // An arm whose users have sent nothing yet: its ratio guardrails say so, not that the log
+    // lacks a column. "blend-…" ids sort before "control-…": only control's messages are kept.
+    let (mut frames, request) = log_of(&[control(), better_and_cheaper()]);
+    frames.messages = frames.messages.filter(col("user_id").gt_eq(lit("control")));
+    let report = compute_report(&frames, &request).unwrap();
+    let blend = report.arm("blend").unwrap();
+    for metric in ["error_rate", "compute_s_per_returned_user"] {
+        let test = blend
+            .guardrail_tests
+            .iter()
+            .find(|t| t.metric == metric)
+            .unwrap();
+        assert_eq!(test.status, GuardrailStatus::NotMeasured, "{test:?}");
+        assert_eq!(
+            test.note.as_deref(),
+            Some("the arm has no message yet"),
+            "{test:?}"
+        );
+    }
+}

@@ -189,8 +189,10 @@ fn summaries(
     inputs: &TestInputs,
 ) -> Result<Option<MeanSummary>, String> {
     let moments = inputs.costs.get(&report.arm);
-    let ratio = |moments: Option<RatioMoments>, missing: &str| match moments {
+    let ratio = |ratio_moments: Option<RatioMoments>, missing: &str| match ratio_moments {
         Some(m) => Ok(m.summary()),
+        // An arm without a message has no per-user sums at all, whatever the log's columns.
+        None if moments.is_none() => Err("the arm has no message yet".to_owned()),
         None => Err(format!("the log has no {missing} column")),
     };
     let costs = moments.cloned().unwrap_or_default();
@@ -215,6 +217,20 @@ fn summaries(
                 _ => Err(format!("no user is eligible for day {k} yet")),
             }
         }
+    }
+}
+
+/// The arm's value of a guardrail metric as the report shows it, for where no summary exists.
+fn observed(metric: GuardrailMetric, report: &ArmReport) -> Option<f64> {
+    match metric {
+        GuardrailMetric::LatencyP95Ms => report.guardrails.latency_p95_ms,
+        GuardrailMetric::ErrorRate => report.guardrails.error_rate,
+        GuardrailMetric::ComputeSPerReturnedUser => report.guardrails.compute_s_per_returned_user,
+        GuardrailMetric::Retention(k) => report
+            .retention
+            .iter()
+            .find(|d| d.day == k)
+            .and_then(|d| d.rate),
     }
 }
 
@@ -247,8 +263,14 @@ pub fn test(
             return test;
         }
     };
-    test.arm_value = arm_summary.map(|s| s.mean);
-    test.control_value = control_summary.map(|s| s.mean);
+    // Where no test statistic exists yet (too few replies for a quantile's variance), the
+    // values are still the report's own.
+    test.arm_value = arm_summary
+        .map(|s| s.mean)
+        .or_else(|| observed(guardrail.metric, arm));
+    test.control_value = control_summary
+        .map(|s| s.mean)
+        .or_else(|| observed(guardrail.metric, control));
     test.status = GuardrailStatus::Inconclusive;
     let result = arm_summary.zip(control_summary).and_then(|(arm, control)| {
         stats::non_inferiority(control, arm, harm, guardrail.margin, ALPHA)
