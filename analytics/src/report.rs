@@ -12,16 +12,18 @@ use crate::{AnalyticsError, LogFrames};
 mod attribution;
 pub(crate) mod build;
 mod columns;
+mod comparisons;
 mod cuped;
 mod decision;
 mod guardrail_tests;
 mod guardrails;
+mod segments;
 
 pub use crate::request::{ArmSpec, ReportRequest};
 
 pub use crate::stats::off_policy::PolicyValue;
 pub use attribution::{ComponentAttribution, OutcomeEstimate, VsRest};
-pub use build::retention_vs_control;
+pub use comparisons::retention_vs_control;
 pub use cuped::MAX_ATTRIBUTE_VALUES;
 pub use decision::{ArmDecision, Verdict};
 pub use guardrail_tests::{GuardrailStatus, GuardrailTest};
@@ -40,6 +42,29 @@ pub struct Report {
     /// The first exposure in the data (UTC date).
     pub start: NaiveDate,
     pub srm: Srm,
+    pub arms: Vec<ArmReport>,
+    /// The report per value of each user attribute (docs/report.md, "Segments").
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+}
+
+/// The arms' retention and engagement among the users with one value of one attribute at their
+/// first exposure. `p_value_adjusted` and `q_value` correct across the attribute's values (the
+/// same arm, metric and day), not across days; `guardrails`, `attribution` and `policy_values`
+/// are the whole arm's business and stay empty here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Segment {
+    /// The attribute's name, without the `attr_` prefix.
+    pub attribute: String,
+    /// Empty text for users whose first exposure did not carry the attribute.
+    pub value: String,
+    pub users: u64,
+    /// The metric the heterogeneity test is on: the definition's primary metric.
+    pub heterogeneity_metric: String,
+    /// The Wald test that every arm's effect on that metric is the same in each of the
+    /// attribute's values (`stats::interaction_wald`); the same for every value of the attribute,
+    /// null where it does not exist.
+    pub heterogeneity_p_value: Option<f64>,
     pub arms: Vec<ArmReport>,
 }
 

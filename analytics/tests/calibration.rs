@@ -28,6 +28,9 @@ fn the_report_statistics_keep_their_promises() {
         "cuped_aa",
         "cuped_variance_reduction",
         "cuped_planned_power",
+        "segment_aa",
+        "segment_holm_aa",
+        "segment_heterogeneity_aa",
         "components_aa",
         "components_coverage",
     ];

@@ -40,15 +40,8 @@ fn user(arm: usize, i: usize) -> User {
 
 fn log() -> (LogFrames, ReportRequest) {
     let (mut ids, mut arms, mut assigned, mut platforms) = (vec![], vec![], vec![], vec![]);
-    let (mut user_id, mut conversation, mut role, mut model, mut created) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    let mut message = |who: &str, at: i64, from_user: bool| {
-        user_id.push(who.to_owned());
-        conversation.push(format!("{who}-{}", at.div_euclid(DAY)));
-        role.push(if from_user { "user" } else { "assistant" });
-        model.push((!from_user).then_some("m"));
-        created.push(at);
-    };
+    let mut log = common::MessageLog::default();
+    let mut message = |who: &str, at: i64, from_user: bool| log.push(who, at, from_user);
     for (arm, name) in ["control", "treatment"].into_iter().enumerate() {
         for i in 0..USERS {
             let u = user(arm, i);
@@ -78,28 +71,16 @@ fn log() -> (LogFrames, ReportRequest) {
             }
         }
     }
-    let timestamps = |name: &str, values: Vec<i64>| {
-        Int64Chunked::from_vec(name.into(), values)
-            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-            .into_column()
-    };
     let n = ids.len();
     let assignments = DataFrame::new_infer_height(vec![
         Column::new("user_id".into(), ids),
         Column::new("experiment".into(), vec!["exp"; n]),
         Column::new("arm".into(), arms),
-        timestamps("assigned_at", assigned),
+        common::timestamps("assigned_at", assigned),
         Column::new("attr_platform".into(), platforms),
     ])
     .unwrap();
-    let messages = DataFrame::new_infer_height(vec![
-        Column::new("user_id".into(), user_id),
-        Column::new("conversation_id".into(), conversation),
-        Column::new("role".into(), role),
-        Column::new("model".into(), model),
-        timestamps("created_at", created),
-    ])
-    .unwrap();
+    let messages = log.frame();
     let request = ReportRequest {
         experiment: "exp".into(),
         as_of: common::date("2026-10-25"),

@@ -4,7 +4,8 @@
 Every statistic in analytics/src/stats/ is checked against these to a relative 1e-9 (p-values on
 the log scale below 1e-300), with no absolute floor:
 - statsmodels: pooled two-proportion z-test, log-ratio CI of two proportions, Holm and
-  Benjamini-Hochberg, OLS for the power-law fit, NormalIndPower for sample sizes;
+  Benjamini-Hochberg, OLS for the power-law fit, NormalIndPower for sample sizes, OLS with HC1
+  errors for CUPED and the Wald test of arm x value interactions (segments' heterogeneity);
 - scipy: Welch's t-test and its CI, the SRM chi-square;
 - gbstats (GrowthBook): always-valid sequential intervals and p-values on the relative lift, the
   effect Bayesian test (chance to win, risk, credible interval) on the same lift, and the one-sided
@@ -539,5 +540,51 @@ for index in range(36):
         case.update(gbstats_cuped(pre.astype(float), y, arm))
     cuped.append(case)
 out["cuped"] = cuped
+
+
+# Segments: the heterogeneity test of an attribute is the Wald test that every arm's difference
+# from control is the same in each of the attribute's values, i.e. that the arm x value
+# interactions of the saturated OLS `y ~ C(arm) * C(value)` are all zero, with HC1 errors and a
+# chi-square reference (statsmodels `wald_test(use_f=False)`). Inputs are each cell's count, mean
+# and sample variance (ddof 1), the moments the report keeps.
+def heterogeneity_design(arm, value, arms, values):
+    columns = [np.ones(len(arm))]
+    columns += [(arm == a).astype(float) for a in range(1, arms)]
+    columns += [(value == g).astype(float) for g in range(1, values)]
+    columns += [((arm == a) & (value == g)).astype(float) for a in range(1, arms) for g in range(1, values)]
+    return np.column_stack(columns)
+
+
+heterogeneity = []
+for index in range(30):
+    kind = "retention" if index % 2 == 0 else "engagement"
+    arms, values = (2 if index % 3 else 3), 2 + index % 4
+    heterogeneous = index % 3 == 2
+    cells, ys, arm_of, value_of = [], [], [], []
+    for g in range(values):
+        row = []
+        for a in range(arms):
+            n = log_uniform_int(40, 4_000)
+            effect = (0.1 * g if heterogeneous else 0.0) * (a > 0)
+            if kind == "retention":
+                y = (draws.random(n) < 0.2 + 0.1 * g + effect).astype(float)
+            else:
+                y = draws.gamma(1.5, 80.0 + 10 * g, n) * (1 + effect)
+            row.append(dict(n=n, mean=float(y.mean()), variance=float(y.var(ddof=1))))
+            ys.append(y)
+            arm_of.append(np.full(n, a))
+            value_of.append(np.full(n, g))
+        cells.append(row)
+    y, arm, value = np.concatenate(ys), np.concatenate(arm_of), np.concatenate(value_of)
+    fit = sm.OLS(y, heterogeneity_design(arm, value, arms, values)).fit(cov_type="HC1")
+    interactions = (arms - 1) * (values - 1)
+    restriction = np.zeros((interactions, fit.params.shape[0]))
+    restriction[:, -interactions:] = np.eye(interactions)
+    wald = fit.wald_test(restriction, use_f=False, scalar=True)
+    heterogeneity.append(dict(
+        kind=kind, cells=cells, chi2=float(wald.statistic), df=interactions,
+        p_value=float(wald.pvalue),
+    ))
+out["heterogeneity"] = heterogeneity
 
 print(json.dumps(out, indent=1))

@@ -196,6 +196,25 @@ await step("the experiment page draws the report's retention, ratio and engageme
   });
   check(JSON.stringify(cupedShown) === JSON.stringify(cupedExpected), "the CUPED difference of every day is the report's", [cupedShown, cupedExpected]);
   check(cupedExpected.some((text) => text !== "–"), "some day has a CUPED difference", cupedExpected);
+  // Segments: one row per attribute value and treatment, filtered by attribute and value.
+  const segments = report.segments ?? [];
+  const treatments = report.arms.filter((arm) => arm.arm !== report.control);
+  check(segments.some((s) => s.attribute === "platform" && s.value === "web"), "the report has the platform segments", segments.map((s) => [s.attribute, s.value]));
+  const segmentRows = () => page.locator("#segments tbody tr.segment-row");
+  check((await segmentRows().count()) === segments.length * treatments.length, "every segment and treatment has a row", await segmentRows().count());
+  await page.selectOption("#segment-attribute", "platform");
+  await page.fill("#segment-search", "web");
+  const web = segments.find((s) => s.attribute === "platform" && s.value === "web");
+  check((await segmentRows().count()) === treatments.length, "filtered to web users", await segmentRows().count());
+  const primaryDay = Number(/_d(\d+)$/.exec(web.heterogeneity_metric)[1]);
+  const webArm = web.arms.find((arm) => arm.arm === treatments[0].arm);
+  const holmShown = await page.textContent(`#segments tr.segment-row[data-arm="${treatments[0].arm}"] td.segment-holm`);
+  const p = webArm.retention[primaryDay].vs_control?.p_value_adjusted;
+  const holmExpected = typeof p !== "number" ? "–" : p < 0.0001 ? "<0.0001" : p.toFixed(4);
+  check(holmShown === holmExpected, "the web segment's Holm p is the report's", [holmShown, holmExpected]);
+  await page.locator("#segments").screenshot({ path: join(shots, "03c-segments-web.png") });
+  await page.fill("#segment-search", "");
+  await page.selectOption("#segment-attribute", "");
   const components = await page.locator("#attribution tbody tr").allTextContents();
   for (const model of ["small-a", "small-b", "small-c"]) check(components.some((t) => t.includes(model)), `attribution of ${model}`, components);
   const policies = await page.locator("#policy-values tbody tr").allTextContents();

@@ -124,6 +124,45 @@ async fn attributes_are_stored_with_the_first_exposure_and_exported_as_columns()
     let definition = serde_json::from_value(example_definition()).unwrap();
     let report = compute_report(&frames, &request_for(&definition, today).unwrap()).unwrap();
     assert_eq!(report.arms.iter().map(|a| a.users).sum::<u64>(), 4);
+
+    // Over HTTP, the store's report has a segment per value of each attribute, users without
+    // one included, and they are the export's.
+    let (status, body) = app
+        .get_json(&format!(
+            "/api/v1/experiments/chai-blend/report?as_of={today}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let segments: Vec<(String, String, u64)> = body["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .map(|s| {
+            let name = |key: &str| s[key].as_str().unwrap().to_owned();
+            (
+                name("attribute"),
+                name("value"),
+                s["users"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let segment =
+        |attribute: &str, value: &str, users| (attribute.to_owned(), value.to_owned(), users);
+    assert_eq!(
+        segments,
+        [
+            segment("locale", "", 3),
+            segment("locale", "en-GB", 1),
+            segment("platform", "", 1),
+            segment("platform", "android", 1),
+            segment("platform", "ios", 1),
+            segment("platform", "web", 1),
+        ]
+    );
+    blendlab_analytics::compare::assert_reports_match(
+        &body["segments"],
+        &serde_json::to_value(&report.segments).unwrap(),
+    );
 }
 
 #[tokio::test]

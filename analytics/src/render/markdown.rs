@@ -87,6 +87,7 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     super::cuped::cuped(report, &mut out);
+    super::segments::segments(report, &mut out);
     let _ = writeln!(out, "\n## Engagement (per active user)\n");
     let _ = writeln!(out, "| arm | day | active | time spent (s) | user messages | time diff vs control (95% CI) | p |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---:|");

@@ -6,6 +6,7 @@ mod cuped;
 mod decision;
 mod html;
 mod markdown;
+mod segments;
 mod svg;
 
 pub use html::html;

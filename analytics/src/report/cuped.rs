@@ -192,7 +192,7 @@ impl CupedReader {
 
 /// The `attr_*` columns of the cells with their values, sorted; those with too many values are
 /// left out.
-fn attribute_columns(
+pub(super) fn attribute_columns(
     cohort: &polars::prelude::DataFrame,
 ) -> Result<Vec<(String, Vec<String>)>, AnalyticsError> {
     let mut columns = Vec::new();

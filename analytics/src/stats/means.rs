@@ -10,6 +10,29 @@ pub struct MeanSummary {
     pub n: u64,
 }
 
+impl MeanSummary {
+    /// From a count, sum and sum of squares; the variance is 0 below two values.
+    pub fn from_sums(n: f64, sum: f64, sum_sq: f64) -> Self {
+        let mean = if n > 0.0 { sum / n } else { 0.0 };
+        let variance = if n > 1.0 {
+            ((sum_sq - n * mean * mean) / (n - 1.0)).max(0.0)
+        } else {
+            0.0
+        };
+        Self {
+            mean,
+            variance,
+            n: n as u64,
+        }
+    }
+
+    /// A 0/1 outcome: `successes` ones among `trials`.
+    pub fn of_proportion(counts: super::ProportionCounts) -> Self {
+        let ones = counts.successes as f64;
+        Self::from_sums(counts.trials as f64, ones, ones)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WelchTest {
     pub t: f64,

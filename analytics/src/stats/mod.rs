@@ -7,6 +7,8 @@
 mod bayes;
 pub mod clustered;
 pub mod cuped;
+mod heterogeneity;
+mod linear;
 mod means;
 mod multiple;
 pub mod non_inferiority;
@@ -20,6 +22,7 @@ mod srm;
 
 pub use bayes::{bayes_relative, BayesResult};
 pub use cuped::{regression_adjusted, OutcomeCell, RegressionAdjusted};
+pub use heterogeneity::{interaction_wald, HeterogeneityTest};
 pub use means::{welch_t_test, MeanSummary, WelchTest};
 pub use multiple::{benjamini_hochberg, holm};
 pub use non_inferiority::{non_inferiority, proportion_summary, NonInferiority, RatioMoments};

@@ -86,3 +86,44 @@ pub fn cost_guardrail_rules() -> blendlab_experiments::DecisionRules {
     )
     .unwrap()
 }
+
+/// A UTC datetime column of microseconds.
+pub fn timestamps(name: &str, values: Vec<i64>) -> Column {
+    Int64Chunked::from_vec(name.into(), values)
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column()
+}
+
+/// Messages added one at a time, each user's conversation being one per UTC day (model `m` for
+/// replies).
+#[derive(Default)]
+pub struct MessageLog {
+    user_id: Vec<String>,
+    conversation: Vec<String>,
+    role: Vec<&'static str>,
+    model: Vec<Option<&'static str>>,
+    created: Vec<i64>,
+}
+
+impl MessageLog {
+    pub fn push(&mut self, who: &str, at: i64, from_user: bool) {
+        const DAY: i64 = 86_400_000_000;
+        self.user_id.push(who.to_owned());
+        self.conversation
+            .push(format!("{who}-{}", at.div_euclid(DAY)));
+        self.role.push(if from_user { "user" } else { "assistant" });
+        self.model.push((!from_user).then_some("m"));
+        self.created.push(at);
+    }
+
+    pub fn frame(self) -> DataFrame {
+        DataFrame::new_infer_height(vec![
+            Column::new("user_id".into(), self.user_id),
+            Column::new("conversation_id".into(), self.conversation),
+            Column::new("role".into(), self.role),
+            Column::new("model".into(), self.model),
+            timestamps("created_at", self.created),
+        ])
+        .unwrap()
+    }
+}

@@ -4,6 +4,7 @@ import { armColor, band, drawChart, line } from "../charts.js";
 import { el, table } from "../dom.js";
 import { count, fixed, interval, isNumber, millis, pValue, percent, ratio, seconds, significance } from "../format.js";
 import { decisionCard } from "./decision.js";
+import { segmentsCard } from "./report-segments.js";
 
 export function reportSections(report) {
   const arms = report.arms;
@@ -55,6 +56,7 @@ export function reportSections(report) {
     ),
     powerLawCard(treatments),
     significanceCard(treatments),
+    segmentsCard(report),
     guardrailsCard(arms),
     attributionCard(arms),
   ];

@@ -125,6 +125,7 @@ fn variance_reduction(config: CalibrationConfig) -> CalibrationCheck {
         low: theory - TOLERANCE,
         high: theory + TOLERANCE,
     };
+    let standard_error = (spread / runs).sqrt();
     CalibrationCheck {
         name: "cuped_variance_reduction",
         what: format!(
@@ -133,8 +134,8 @@ fn variance_reduction(config: CalibrationConfig) -> CalibrationCheck {
         ),
         runs: config.runs,
         observed: mean,
-        standard_error: (spread / runs).sqrt(),
-        passed: (theory - TOLERANCE..=theory + TOLERANCE).contains(&mean),
+        standard_error,
+        passed: target.holds(mean, standard_error, config.runs),
         target,
         context: vec![
             ("theoretical_variance_reduction".into(), theory),
