@@ -14,6 +14,7 @@ pub mod report;
 pub mod request;
 pub mod schema;
 pub mod stats;
+mod timing;
 
 pub use collect::daily::{compute_report_incremental, IncrementalRun, StateDir};
 pub use error::AnalyticsError;

@@ -37,7 +37,8 @@ pub struct Horizon {
 }
 
 impl Horizon {
-    fn end_micros(&self) -> i64 {
+    /// The end of `as_of` (exclusive), in microseconds.
+    pub fn end_micros(&self) -> i64 {
         (self.as_of_day + 1) * DAY_MICROS
     }
 }

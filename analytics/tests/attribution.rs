@@ -17,8 +17,9 @@ fn with_ids(mut messages: DataFrame, ids: &[&str], chars: &[i64]) -> DataFrame {
     messages
 }
 
-#[test]
-fn continuation_next_length_retries_and_feedback_are_attributed_to_the_component() {
+/// The log of a blend user `u` and a control user `c`, both exposed at 2026-11-01T08:00Z, with
+/// `u`'s events: `(message_id, kind, value, created_at)`.
+fn blend_log(messages: DataFrame, events: &[(Option<&str>, &str, f64, &str)]) -> LogFrames {
     let assignments = common::assignments(
         "exp",
         &[
@@ -26,6 +27,52 @@ fn continuation_next_length_retries_and_feedback_are_attributed_to_the_component
             ("c", "control", "2026-11-01T08:00:00Z"),
         ],
     );
+    let events = DataFrame::new_infer_height(vec![
+        Column::new("user_id".into(), vec!["u"; events.len()]),
+        Column::new(
+            "message_id".into(),
+            events.iter().map(|e| e.0).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "kind".into(),
+            events.iter().map(|e| e.1).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "value".into(),
+            events.iter().map(|e| e.2).collect::<Vec<_>>(),
+        ),
+        Int64Chunked::from_vec(
+            "created_at".into(),
+            events.iter().map(|e| common::micros(e.3)).collect(),
+        )
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column(),
+    ])
+    .unwrap();
+    LogFrames::new(
+        assignments.lazy(),
+        messages.lazy(),
+        Some(events.lazy()),
+        &SourceNames::default(),
+    )
+    .unwrap()
+}
+
+/// The report of [`blend_log`]'s experiment as of `as_of`, with control `control`.
+fn request_as_of(as_of: &str) -> ReportRequest {
+    ReportRequest {
+        experiment: "exp".into(),
+        as_of: common::date(as_of),
+        control: "control".into(),
+        window_days: 30,
+        arms: None,
+        evaluate_policies: Vec::new(),
+        decision: blendlab_experiments::DecisionRules::default_for(30),
+    }
+}
+
+#[test]
+fn continuation_next_length_retries_and_feedback_are_attributed_to_the_component() {
     let messages = with_ids(
         common::messages(&[
             ("u", "k1", "user", "", "2026-11-01T09:00:00Z"),
@@ -44,38 +91,17 @@ fn continuation_next_length_retries_and_feedback_are_attributed_to_the_component
         &["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"],
         &[10, 100, 40, 100, 20, 100, 7, 5, 50],
     );
-    let events = DataFrame::new_infer_height(vec![
-        Column::new("user_id".into(), ["u", "u", "u", "u"]),
-        Column::new(
-            "message_id".into(),
-            [Some("m2"), Some("m2"), Some("m4"), None],
-        ),
-        Column::new("kind".into(), ["feedback", "retry", "feedback", "app_open"]),
-        Column::new("value".into(), [1.0, 0.0, -1.0, 0.0]),
-        Int64Chunked::from_vec(
-            "created_at".into(),
-            vec![common::micros("2026-11-01T09:05:00Z"); 4],
-        )
-        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-        .into_column(),
-    ])
-    .unwrap();
-    let frames = LogFrames::new(
-        assignments.lazy(),
-        messages.lazy(),
-        Some(events.lazy()),
-        &SourceNames::default(),
-    )
-    .unwrap();
-    let request = ReportRequest {
-        experiment: "exp".into(),
-        as_of: common::date("2026-11-02"),
-        control: "control".into(),
-        window_days: 30,
-        arms: None,
-        evaluate_policies: Vec::new(),
-        decision: blendlab_experiments::DecisionRules::default_for(30),
-    };
+    let at = "2026-11-01T09:05:00Z";
+    let frames = blend_log(
+        messages,
+        &[
+            (Some("m2"), "feedback", 1.0, at),
+            (Some("m2"), "retry", 0.0, at),
+            (Some("m4"), "feedback", -1.0, at),
+            (None, "app_open", 0.0, at),
+        ],
+    );
+    let request = request_as_of("2026-11-02");
     let report = compute_report(&frames, &request).unwrap();
     let blend = report.arm("blend").unwrap();
     assert_eq!(blend.models, vec!["a", "b"]);
@@ -103,6 +129,57 @@ fn continuation_next_length_retries_and_feedback_are_attributed_to_the_component
     );
     assert_eq!(blend.guardrails.conversations, 2);
     assert_eq!(blend.guardrails.replies, 3);
+}
+
+/// A reply's events count until the end of the day after the reply's, as its continuation does,
+/// and never after `as_of`: a report as of a day reads the same whenever it runs, and a kept day
+/// part (final once its next day is over) holds every event that will ever count.
+#[test]
+fn an_event_counts_until_the_end_of_the_day_after_its_reply() {
+    use blendlab_analytics::collect::daily::{compute_report_incremental, PartsInMemory};
+    let messages = with_ids(
+        common::messages(&[
+            ("u", "k1", "user", "", "2026-11-01T09:00:00Z"),
+            ("u", "k1", "assistant", "a", "2026-11-01T09:00:02Z"),
+            ("u", "k2", "user", "", "2026-11-01T20:00:00Z"),
+            ("u", "k2", "assistant", "b", "2026-11-01T20:00:02Z"),
+            ("c", "k3", "user", "", "2026-11-01T09:00:00Z"),
+            ("c", "k3", "assistant", "large", "2026-11-01T09:00:01Z"),
+        ]),
+        &["m1", "m2", "m3", "m4", "m5", "m6"],
+        &[10, 100, 10, 100, 10, 100],
+    );
+    // m2: a retry on its own day, feedback the next day. m4: feedback two days later, too late.
+    let frames = blend_log(
+        messages,
+        &[
+            (Some("m2"), "retry", 1.0, "2026-11-01T09:01:00Z"),
+            (Some("m2"), "feedback", 1.0, "2026-11-02T23:59:00Z"),
+            (Some("m4"), "feedback", -1.0, "2026-11-03T00:01:00Z"),
+        ],
+    );
+    let parts = PartsInMemory::default();
+    for (as_of, a_feedback) in [("2026-11-01", 0), ("2026-11-02", 1), ("2026-11-05", 1)] {
+        let request = request_as_of(as_of);
+        let report = compute_report(&frames, &request).unwrap();
+        let final_through = common::date("2026-11-30");
+        let (incremental, _) =
+            compute_report_incremental(&frames, &request, &parts, final_through).unwrap();
+        blendlab_analytics::compare::assert_reports_match(
+            &serde_json::to_value(&incremental).unwrap(),
+            &serde_json::to_value(&report).unwrap(),
+        );
+        let blend = report.arm("blend").unwrap();
+        let component = |model: &str| blend.attribution.iter().find(|c| c.model == model).unwrap();
+        let feedback_n = |model: &str| component(model).feedback.as_ref().map_or(0, |f| f.n);
+        assert_eq!(component("a").retry.as_ref().unwrap().mean, 1.0, "{as_of}");
+        assert_eq!(feedback_n("a"), a_feedback, "as of {as_of}");
+        assert_eq!(
+            feedback_n("b"),
+            0,
+            "as of {as_of}: m4's feedback came too late"
+        );
+    }
 }
 
 /// The replies of one vector case as a log: a user message before every reply and after every

@@ -86,7 +86,7 @@ pub fn collect_in_groups(
             messages,
             &blended_arms,
             extras,
-            event_input(frames),
+            event_input(frames, horizon.end_micros()),
         )?)?);
     }
 

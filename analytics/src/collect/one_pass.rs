@@ -25,7 +25,7 @@ pub fn collect(
         horizon,
         &frames.message_extras,
     );
-    let events = event_input(frames);
+    let events = event_input(frames, horizon.end_micros());
     // The models of each arm: from the definition, or read off the log first.
     let arm_models = match configured {
         Some(arms) => arm_models_frame(arms)?,

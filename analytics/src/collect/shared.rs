@@ -14,6 +14,7 @@ pub struct Collected {
     pub cohort_sizes: DataFrame,
     pub arm_days: DataFrame,
     pub guardrails: DataFrame,
+    /// Blend turn cells keyed by `uid`, each user's cells adjacent ([`crate::pipeline::attribution`]).
     pub attribution: DataFrame,
     pub arm_models: DataFrame,
     pub conversations: DataFrame,
@@ -149,13 +150,15 @@ pub(crate) fn blended(arm_models: &DataFrame) -> PolarsResult<Vec<String>> {
         .collect())
 }
 
-/// The events attribution reads: those keyed by `message_id`, when the log has that column.
-pub(crate) fn event_input(frames: &LogFrames) -> Option<EventInput> {
+/// The events attribution reads: those keyed by `message_id`, when the log has that column,
+/// until `until_micros` (the end of the report's `as_of`, or of the last day a part reads).
+pub(crate) fn event_input(frames: &LogFrames, until_micros: i64) -> Option<EventInput> {
     let has = |c: &str| frames.event_extras.iter().any(|x| x == c);
     let events = frames.events.clone()?;
     has(crate::schema::events::MESSAGE_ID).then(|| EventInput {
         frame: events,
         has_value: has(crate::schema::events::VALUE),
+        until_micros,
     })
 }
 

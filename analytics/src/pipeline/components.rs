@@ -7,8 +7,8 @@
 
 use polars::prelude::*;
 
-use super::{out, SESSION_GAP_MICROS};
-use crate::schema::{assignments as a, events as e, messages as m};
+use super::{day_of, out, DAY_MICROS, SESSION_GAP_MICROS};
+use crate::schema::{assignments as a, events as e, messages as m, micros};
 
 /// Columns of the reply rows and the cells.
 pub mod cols {
@@ -19,6 +19,13 @@ pub mod cols {
     pub const DEPTH_BUCKET: &str = "depth_bucket";
     pub const WAS_RETRIED: &str = "was_retried";
     pub const FEEDBACK: &str = "feedback";
+    /// Earlier replies in the conversation (before bucketing).
+    pub const DEPTH: &str = "depth";
+    /// A conversation's tail: its last reply's component and how many replies it has had.
+    pub const LAST_MODEL: &str = "last_model";
+    pub const REPLIES_SO_FAR: &str = "replies_so_far";
+    /// An event's own time, in microseconds.
+    pub const EVENT_TS: &str = "event_ts";
 
     pub const REPLIES: &str = "replies";
     pub const MISSING_CHOICE_PROB: &str = "missing_choice_prob";
@@ -32,10 +39,12 @@ pub mod cols {
     pub const FEEDBACK_SUM: &str = "feedback_sum";
 }
 
-/// Events that carry a `message_id`, and whether they have a `value` column.
+/// Events that carry a `message_id`, whether they have a `value` column, and the end of the
+/// report's `as_of` (microseconds): no event after it counts.
 pub struct EventInput {
     pub frame: LazyFrame,
     pub has_value: bool,
+    pub until_micros: i64,
 }
 
 fn in_arms(arms: &[String]) -> Expr {
@@ -117,41 +126,131 @@ pub fn reply_rows(
 /// null on its first) and `depth_bucket` (earlier replies in the conversation: 0, 1, 2-3, 4-7,
 /// 8+). The rows of a conversation must be in time order.
 pub fn with_turn_context(replies: LazyFrame) -> PolarsResult<LazyFrame> {
-    let depth = col(out::TS)
+    Ok(with_depth_bucket(turn_context(replies, None)?))
+}
+
+/// Adds `previous_model` and `depth` (earlier replies in the conversation) to replies in
+/// conversation and time order. `earlier` holds the [`conversation_tails`] of the replies before
+/// these (a day part's conversations began on earlier days): a conversation's first reply here
+/// continues from its tail.
+pub fn turn_context(replies: LazyFrame, earlier: Option<LazyFrame>) -> PolarsResult<LazyFrame> {
+    let position = col(out::TS)
         .cum_count(false)
         .over([col(m::CONVERSATION_ID)])?
         .cast(DataType::Int64)
         - lit(1i64);
-    let bucket = when(depth.clone().lt(lit(2i64)))
-        .then(depth.clone())
-        .when(depth.clone().lt(lit(4i64)))
-        .then(lit(2i64))
-        .when(depth.lt(lit(8i64)))
-        .then(lit(3i64))
-        .otherwise(lit(4i64));
-    Ok(replies.with_columns([
+    let rows = replies.with_columns([
         col(m::MODEL)
             .shift(lit(1))
             .over([col(m::CONVERSATION_ID)])?
             .alias(cols::PREVIOUS_MODEL),
-        bucket.cast(DataType::Int32).alias(cols::DEPTH_BUCKET),
-    ]))
+        position.alias(cols::DEPTH),
+    ]);
+    let Some(tails) = earlier else {
+        return Ok(rows);
+    };
+    // The window expressions above ran on the ordered rows; a join may reorder them.
+    Ok(rows
+        .join(
+            tails,
+            [col(m::CONVERSATION_ID)],
+            [col(m::CONVERSATION_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            when(col(cols::DEPTH).eq(lit(0i64)))
+                .then(col(cols::LAST_MODEL))
+                .otherwise(col(cols::PREVIOUS_MODEL))
+                .alias(cols::PREVIOUS_MODEL),
+            (col(cols::DEPTH) + col(cols::REPLIES_SO_FAR).fill_null(lit(0i64))).alias(cols::DEPTH),
+        ])
+        .drop(by_name(
+            [cols::LAST_MODEL, cols::REPLIES_SO_FAR],
+            true,
+            false,
+        )))
 }
 
-/// Per message that events refer to: `message_id, was_retried` (any retry event) and `feedback`
-/// (the mean value of its feedback events, null without any).
-pub fn event_outcomes(events: EventInput) -> LazyFrame {
-    let feedback = if events.has_value {
-        col(e::VALUE)
-            .cast(DataType::Float64)
-            .filter(col(e::KIND).eq(lit(e::KIND_FEEDBACK)))
-            .mean()
+/// [`turn_context`]'s `depth` as `depth_bucket`: 0, 1, 2-3, 4-7, 8+ earlier replies.
+pub fn with_depth_bucket(rows: LazyFrame) -> LazyFrame {
+    let depth = || col(cols::DEPTH);
+    let bucket = when(depth().lt(lit(2i64)))
+        .then(depth())
+        .when(depth().lt(lit(4i64)))
+        .then(lit(2i64))
+        .when(depth().lt(lit(8i64)))
+        .then(lit(3i64))
+        .otherwise(lit(4i64));
+    rows.with_column(bucket.cast(DataType::Int32).alias(cols::DEPTH_BUCKET))
+        .drop(by_name([cols::DEPTH], true, false))
+}
+
+/// Per conversation of [`turn_context`]'s rows: `conversation_id, last_model, replies_so_far`,
+/// what the conversation's next reply continues from.
+pub fn conversation_tails(context: LazyFrame) -> LazyFrame {
+    context.group_by([col(m::CONVERSATION_ID)]).agg([
+        col(m::MODEL)
+            .sort_by([col(cols::DEPTH)], SortMultipleOptions::default())
+            .last()
+            .alias(cols::LAST_MODEL),
+        (col(cols::DEPTH).max() + lit(1i64)).alias(cols::REPLIES_SO_FAR),
+    ])
+}
+
+/// The latest tail of each conversation among `tails` (each a [`conversation_tails`] frame):
+/// the one with the most replies so far. None without any.
+pub fn latest_tails(tails: impl IntoIterator<Item = LazyFrame>) -> PolarsResult<Option<DataFrame>> {
+    let frames: Vec<LazyFrame> = tails.into_iter().collect();
+    if frames.is_empty() {
+        return Ok(None);
+    }
+    let latest = concat(frames, UnionArgs::default())?
+        .group_by([col(m::CONVERSATION_ID)])
+        .agg([
+            col(cols::LAST_MODEL)
+                .sort_by([col(cols::REPLIES_SO_FAR)], SortMultipleOptions::default())
+                .last(),
+            col(cols::REPLIES_SO_FAR).max(),
+        ]);
+    Ok(Some(latest.collect()?))
+}
+
+/// Per reply that events refer to: `message_id, was_retried` (any retry event) and `feedback`
+/// (the mean value of its feedback events, null without any). `replies` has `message_id, ts`.
+/// An event counts until the end of the day after its reply's, when the reply's continuation is
+/// final too, and never after `as_of`: a day's outcomes are then final once the next day is
+/// over, and a report as of a day reads the same whenever it is run.
+pub fn event_outcomes(events: EventInput, replies: LazyFrame) -> LazyFrame {
+    let until = || lit(events.until_micros);
+    let day_after_reply = (day_of(col(out::TS)) + lit(2i64)) * lit(DAY_MICROS);
+    let deadline = when(day_after_reply.clone().lt(until()))
+        .then(day_after_reply)
+        .otherwise(until());
+    let value = if events.has_value {
+        col(e::VALUE).cast(DataType::Float64)
     } else {
         lit(NULL).cast(DataType::Float64)
     };
+    let feedback = col(e::VALUE)
+        .filter(col(e::KIND).eq(lit(e::KIND_FEEDBACK)))
+        .mean();
     events
         .frame
         .filter(col(e::MESSAGE_ID).is_not_null())
+        .select([
+            col(e::MESSAGE_ID),
+            col(e::KIND),
+            value.alias(e::VALUE),
+            micros(e::CREATED_AT).alias(cols::EVENT_TS),
+        ])
+        .filter(col(cols::EVENT_TS).lt(until()))
+        .join(
+            replies.select([col(m::MESSAGE_ID), col(out::TS)]),
+            [col(e::MESSAGE_ID)],
+            [col(m::MESSAGE_ID)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .filter(col(cols::EVENT_TS).lt(deadline))
         .group_by([col(e::MESSAGE_ID)])
         .agg([
             col(e::KIND)
@@ -200,8 +299,8 @@ pub fn turn_cells(
     }
     let mut replies = replies;
     if let (Some(events), true) = (events, has(m::MESSAGE_ID)) {
-        replies = replies.join(
-            event_outcomes(events),
+        replies = replies.clone().join(
+            event_outcomes(events, replies),
             [col(m::MESSAGE_ID)],
             [col(e::MESSAGE_ID)],
             JoinArgs::new(JoinType::Left),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::columns::{counts, floats, optional_counts, strings};
+use super::columns::{counts, floats, optional_counts};
 use crate::pipeline::components::cols;
 use crate::pipeline::out;
 use crate::schema::{assignments as a, messages as m};
@@ -108,7 +108,8 @@ impl Cell {
     }
 }
 
-/// Per arm, from the `pipeline::attribution` cells (sorted by arm and user). `models` gives each
+/// Per arm, from the `pipeline::attribution` cells (each user's cells adjacent; a context may
+/// have several cells of one user, which add up). `models` gives each
 /// blended arm's model order; `policies` the candidate specs besides the default ones.
 pub fn read(
     df: &polars::prelude::DataFrame,
@@ -116,12 +117,15 @@ pub fn read(
     policies: &[String],
 ) -> Result<BTreeMap<String, ArmComponents>, AnalyticsError> {
     let mut by_arm: BTreeMap<String, Vec<Cell>> = BTreeMap::new();
-    let arms = strings(df, a::ARM)?;
-    let cell_models = strings(df, m::MODEL)?;
-    let previous = df
-        .column(cols::PREVIOUS_MODEL)?
-        .cast(&polars::prelude::DataType::String)?;
-    let previous = previous.str()?;
+    // One chunk per column, so that reading row i is direct (kept day parts stack many chunks),
+    // and strings read in place: an owned string per cell would be most of the time.
+    let mut df = df.clone();
+    df.rechunk_mut();
+    let df = &df;
+    let text = |name: &str| df.column(name)?.cast(&polars::prelude::DataType::String);
+    let (arms, cell_models, previous) =
+        (text(a::ARM)?, text(m::MODEL)?, text(cols::PREVIOUS_MODEL)?);
+    let (arms, cell_models, previous) = (arms.str()?, cell_models.str()?, previous.str()?);
     let users = counts(df, out::UID)?;
     let buckets = counts(df, cols::DEPTH_BUCKET)?;
     let replies = counts(df, cols::REPLIES)?;
@@ -136,15 +140,20 @@ pub fn read(
     let feedback_n = counts(df, cols::FEEDBACK_N)?;
     let feedback_sum = floats(df, cols::FEEDBACK_SUM)?;
     for i in 0..df.height() {
-        let Some(order) = models.get(&arms[i]) else {
+        let arm = arms.get(i).unwrap_or_default();
+        let Some(order) = models.get(arm) else {
             continue;
         };
         let index = |model: &str| order.iter().position(|m| m == model);
-        let Some(component) = index(&cell_models[i]) else {
+        let Some(component) = index(cell_models.get(i).unwrap_or_default()) else {
             continue;
         };
         let sum = |v: &[Option<f64>]| v[i].unwrap_or(0.0);
-        by_arm.entry(arms[i].clone()).or_default().push(Cell {
+        if !by_arm.contains_key(arm) {
+            by_arm.insert(arm.to_owned(), Vec::new());
+        }
+        let cells = by_arm.get_mut(arm).expect("inserted above");
+        cells.push(Cell {
             turn: TurnCell {
                 user: users[i] as u32,
                 component,

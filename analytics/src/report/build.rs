@@ -14,6 +14,7 @@ use crate::collect::Collected;
 use crate::pipeline::{out, Horizon};
 use crate::schema::{assignments as a, messages as m};
 use crate::stats::{self, MeanSummary};
+use crate::timing::timed;
 use crate::AnalyticsError;
 
 pub fn assemble(
@@ -46,11 +47,14 @@ pub fn assemble(
         .filter(|arm| arm.models.len() > 1)
         .map(|arm| (arm.name.clone(), arm.models.clone()))
         .collect();
-    let mut components =
-        attribution::read(&collected.attribution, &blended, &request.evaluate_policies)?;
+    let mut components = timed("attribution_read", || {
+        attribution::read(&collected.attribution, &blended, &request.evaluate_policies)
+    })?;
 
     let srm = srm(&arms);
-    let adjusted = cuped::CupedReader::read(&collected.cuped, horizon.as_of_day)?;
+    let adjusted = timed("cuped_read", || {
+        cuped::CupedReader::read(&collected.cuped, horizon.as_of_day)
+    })?;
     let control_report = arm_report_without_comparison(&arms[0], &mut guardrails, &mut components);
     let mut reports = vec![control_report.clone()];
     for arm in &arms[1..] {
@@ -60,12 +64,14 @@ pub fn assemble(
         report.power_law = power_laws(&report.retention, &report.engagement, &control_report);
         reports.push(report);
     }
-    decide(request, &collected, &srm, &mut reports)?;
+    timed("decide", || decide(request, &collected, &srm, &mut reports))?;
     let segment_arms: Vec<(String, Vec<String>)> = arms
         .iter()
         .map(|arm| (arm.name.clone(), arm.models.clone()))
         .collect();
-    let segments = segments::segments(request, horizon, &collected.cuped, &segment_arms)?;
+    let segments = timed("segments", || {
+        segments::segments(request, horizon, &collected.cuped, &segment_arms)
+    })?;
     Ok(Report {
         experiment: request.experiment.clone(),
         as_of: request.as_of,

@@ -6,9 +6,10 @@ use crate::AnalyticsError;
 
 pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, AnalyticsError> {
     let column = df.column(name)?.cast(&DataType::String)?;
-    let values = column.str()?;
-    Ok((0..values.len())
-        .map(|i| values.get(i).unwrap_or_default().to_owned())
+    Ok(column
+        .str()?
+        .iter()
+        .map(|value| value.unwrap_or_default().to_owned())
         .collect())
 }
 
@@ -16,8 +17,19 @@ pub fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, AnalyticsE
     match df.column(name) {
         Ok(column) => {
             let column = column.cast(&DataType::Float64)?;
+            // Read array by array: `get(i)` searches the chunks (stacked parts have many) and the
+            // chunked iterator pays a dynamic call per value; blend cells number millions.
             let values = column.f64()?;
-            Ok((0..values.len()).map(|i| values.get(i)).collect())
+            let mut read = Vec::with_capacity(values.len());
+            let no_nulls = values.null_count() == 0;
+            for array in values.downcast_iter() {
+                if no_nulls {
+                    read.extend(array.values().iter().map(|v| Some(*v)));
+                } else {
+                    read.extend(array.iter().map(|v| v.copied()));
+                }
+            }
+            Ok(read)
         }
         Err(_) => Ok(vec![None; df.height()]),
     }

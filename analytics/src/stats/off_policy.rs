@@ -199,6 +199,17 @@ fn policy_sums(
     only: Option<usize>,
 ) -> PolicySums {
     let k = q.len();
+    // pi depends on a cell only through its previous component, and the direct term also on its
+    // depth bucket: both tabulated once rather than computed for every cell.
+    let row = |previous: Option<usize>| previous.map_or(0, |p| p + 1);
+    let pis: Vec<Vec<f64>> = std::iter::once(None)
+        .chain((0..k).map(Some))
+        .map(|previous| policy.probabilities(k, only, previous))
+        .collect();
+    let directs: Vec<[f64; DEPTH_BUCKETS]> = pis
+        .iter()
+        .map(|pi| std::array::from_fn(|bucket| (0..k).map(|a| pi[a] * q[a][bucket]).sum()))
+        .collect();
     let mut users: Vec<[f64; 5]> = Vec::new();
     let mut last_user = None;
     let mut weight_squares = 0.0;
@@ -207,10 +218,9 @@ fn policy_sums(
             users.push([0.0; 5]);
             last_user = Some(cell.user);
         }
-        let pi = policy.probabilities(k, only, cell.previous);
         let bucket = usize::from(cell.depth_bucket);
-        let pi_taken = pi[cell.component];
-        let direct: f64 = (0..k).map(|a| pi[a] * q[a][bucket]).sum();
+        let pi_taken = pis[row(cell.previous)][cell.component];
+        let direct = directs[row(cell.previous)][bucket];
         let weighted_reward = pi_taken * cell.continued_inverse_p;
         let weight = pi_taken * cell.inverse_p;
         let dr = cell.replies * direct + weighted_reward - q[cell.component][bucket] * weight;

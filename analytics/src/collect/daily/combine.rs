@@ -4,13 +4,14 @@ use polars::prelude::*;
 
 use super::part::{cols, DayPart};
 use crate::collect::latency::latency_counts_by_arm;
-use crate::collect::shared::{arm_models_frame, blended, cuped_cells, event_input, Collected};
+use crate::collect::shared::{arm_models_frame, blended, cuped_cells, Collected};
 use crate::collect::shared::{collect_plan as collect, concat_all, summed_by_arm};
 use crate::load::LogFrames;
-use crate::pipeline::{self, components, costs, guard, out};
+use crate::pipeline::{self, costs, guard, out};
 use crate::request::ArmSpec;
 use crate::schema::{assignments as a, messages as m};
 use crate::stats::weighted_quantile;
+use crate::timing::timed;
 
 /// Parts keep `user_id` (a user's `uid` depends on the horizon's cohorts); this puts the current
 /// cohorts' `uid` beside it.
@@ -40,7 +41,10 @@ pub fn collected(
     configured: Option<&[ArmSpec]>,
     inputs: crate::collect::GuardrailInputs,
 ) -> PolarsResult<Collected> {
-    let user_days = collect(with_uid(stacked(parts, |p| &p.user_days)?, &cohorts))?.lazy();
+    let user_days = timed("user_days", || {
+        collect(with_uid(stacked(parts, |p| &p.user_days)?, &cohorts))
+    })?
+    .lazy();
     let arm_models = match configured {
         Some(arms) => arm_models_frame(arms)?,
         None => collect(
@@ -50,39 +54,48 @@ pub fn collected(
         )?,
     };
     let blended_arms = blended(&arm_models)?;
-    let cuped = cuped_cells(
-        frames,
-        experiment,
-        cohorts.clone().lazy(),
-        user_days.clone(),
-    )?;
+    let cuped = timed("cuped_cells", || {
+        cuped_cells(
+            frames,
+            experiment,
+            cohorts.clone().lazy(),
+            user_days.clone(),
+        )
+    })?;
     Ok(Collected {
         cohort_sizes: collect(pipeline::cohort_sizes(cohorts.clone().lazy()))?,
-        arm_days: collect(pipeline::arm_days(user_days.clone()))?,
-        guardrails: guardrails(frames, parts)?,
-        attribution: attribution(frames, &cohorts, parts, &blended_arms)?,
+        arm_days: timed("arm_days", || {
+            collect(pipeline::arm_days(user_days.clone()))
+        })?,
+        guardrails: timed("guardrails", || guardrails(frames, parts))?,
+        attribution: timed("attribution", || {
+            attribution(&cohorts, parts, &blended_arms)
+        })?,
         arm_models,
-        conversations: collect(
-            stacked(parts, |p| &p.conversations)?
-                .unique(None, UniqueKeepStrategy::Any)
-                .group_by([col(a::ARM)])
-                .agg([len().cast(DataType::UInt64).alias(guard::CONVERSATIONS)]),
-        )?,
+        conversations: timed("conversations", || {
+            collect(
+                stacked(parts, |p| &p.conversations)?
+                    .unique(None, UniqueKeepStrategy::Any)
+                    .group_by([col(a::ARM)])
+                    .agg([len().cast(DataType::UInt64).alias(guard::CONVERSATIONS)]),
+            )
+        })?,
         returned_users: collect(pipeline::returned_users(user_days))?,
         cost_moments: if inputs.cost_moments {
-            Some(collect(costs::cost_moments(
-                costs::summed_user_costs(stacked(parts, |p| &p.user_costs)?, m::USER_ID)?,
-                &frames.message_extras,
-            ))?)
+            Some(timed("cost_moments", || {
+                collect(costs::cost_moments(
+                    costs::summed_user_costs(stacked(parts, |p| &p.user_costs)?, m::USER_ID)?,
+                    &frames.message_extras,
+                ))
+            })?)
         } else {
             None
         },
         latency_quantiles: if inputs.latency_quantiles {
-            let counts = stacked(parts, |p| &p.user_latencies)?;
-            Some(crate::collect::latency::latency_quantiles(
-                counts,
-                m::USER_ID,
-            )?)
+            Some(timed("latency_quantiles", || {
+                let counts = stacked(parts, |p| &p.user_latencies)?;
+                crate::collect::latency::latency_quantiles(counts, m::USER_ID)
+            })?)
         } else {
             None
         },
@@ -139,11 +152,12 @@ fn latency_percentiles(counts: &DataFrame) -> PolarsResult<DataFrame> {
     ])
 }
 
-/// The turn cells of the blended arms, as [`pipeline::attribution`] gives them: the kept
-/// replies of every day, keyed by `uid`, in conversation and time order (a conversation may span
-/// days, so its context is taken over the whole window), with the events known now.
+/// The turn cells of the blended arms as [`pipeline::attribution`] gives them, keyed by `uid`,
+/// one user's cells adjacent: each day's cells as they were kept. A user may have one cell per
+/// day for a context, where the one pass has one; the statistics only add cells up per user. A
+/// reply's context was continued from its conversation's earlier days when its day's part was
+/// computed, so only these small cells are read back, not the window's replies.
 fn attribution(
-    frames: &LogFrames,
     cohorts: &DataFrame,
     parts: &[DayPart],
     blended_arms: &[String],
@@ -151,18 +165,16 @@ fn attribution(
     let in_blended_arm = blended_arms.iter().fold(lit(false), |any, name| {
         any.or(col(a::ARM).eq(lit(name.as_str())))
     });
-    let replies = with_uid(
-        stacked(parts, |p| &p.replies)?.filter(in_blended_arm),
-        cohorts,
+    let schema = parts[0].turn_cells.schema();
+    let mut columns = vec![col(a::ARM), col(out::UID)];
+    columns.extend(schema.iter_names().skip(2).map(|name| col(name.clone())));
+    collect(
+        with_uid(
+            stacked(parts, |p| &p.turn_cells)?.filter(in_blended_arm),
+            cohorts,
+        )
+        .select(columns)
+        // A user's arm never changes, so one key keeps each user's cells together.
+        .sort([out::UID], SortMultipleOptions::default()),
     )
-    .sort(
-        [m::CONVERSATION_ID, out::TS],
-        SortMultipleOptions::default().with_maintain_order(true),
-    );
-    collect(components::turn_cells(
-        components::with_turn_context(replies)?,
-        out::UID,
-        &frames.message_extras,
-        event_input(frames),
-    ))
 }

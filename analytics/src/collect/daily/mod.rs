@@ -1,6 +1,7 @@
 //! Incremental daily runs. A report as of day T needs, from each day D of the window, only a
 //! small part: per user-day counts and time spent, per-arm sums, counts of each reply latency,
-//! the day's conversations, per-component continuation sums and the replies' ids. A day before
+//! the day's conversations, the turn cells of blend attribution (each reply's context continued
+//! from its conversation's tail on earlier days) and those tails. A day before
 //! T is final once its next day is over too (a reply before midnight may be continued after
 //! it), so its part is computed once, kept in a [`PartStore`], and read back by every later
 //! report. A daily run therefore reads the messages of about three days (the day it keeps, the
@@ -23,6 +24,7 @@ use chrono::NaiveDate;
 use crate::collect::shared::engine;
 use crate::pipeline;
 use crate::report::{build, day_number, prepare, Report, ReportRequest};
+use crate::timing::timed;
 use crate::{AnalyticsError, LogFrames};
 
 /// How much of the window a run read from the log, and how much from kept parts.
@@ -46,25 +48,36 @@ pub fn compute_report_incremental(
     state: &dyn PartStore,
     final_through: NaiveDate,
 ) -> Result<(Report, IncrementalRun), AnalyticsError> {
-    let (start_date, horizon) = prepare(frames, request)?;
-    let cohorts = pipeline::cohorts(frames.assignments.clone(), &request.experiment, horizon)
-        .collect_with_engine(engine())?
-        .unwrap_single();
+    let (start_date, horizon) = timed("prepare", || prepare(frames, request))?;
+    let cohorts = timed("cohorts", || {
+        pipeline::cohorts(frames.assignments.clone(), &request.experiment, horizon)
+            .collect_with_engine(engine())
+    })?
+    .unwrap_single();
     let key = PartKey::of(frames, request);
     let last_final_day = day_number(final_through);
     let mut run = IncrementalRun::default();
-    let mut parts = Vec::new();
+    let mut parts: Vec<DayPart> = Vec::new();
     for day in day_number(start_date)..=horizon.as_of_day {
         let keep = day < horizon.as_of_day && day < last_final_day;
         if keep {
-            if let Some(part) = state.read(&key, day)? {
+            if let Some(part) = timed("read_part", || state.read(&key, day))? {
                 run.days_reused += 1;
                 parts.push(part);
                 continue;
             }
         }
         let next_day_counts = day < horizon.as_of_day;
-        let mut part = part::compute(frames, &cohorts, request.window_days, day, next_day_counts)?;
+        let mut part = timed("compute_part", || {
+            part::compute(
+                frames,
+                &cohorts,
+                request.window_days,
+                day,
+                next_day_counts,
+                &parts,
+            )
+        })?;
         if keep {
             state.write(&key, day, &mut part)?;
             run.days_kept += 1;
@@ -73,15 +86,19 @@ pub fn compute_report_incremental(
         }
         parts.push(part);
     }
-    let collected = combine::collected(
-        frames,
-        &request.experiment,
-        cohorts,
-        &parts,
-        request.arms.as_deref(),
-        crate::collect::GuardrailInputs::of(&request.decision, frames),
-    )?;
-    let report = build::assemble(request, start_date, horizon, collected)?;
+    let collected = timed("combine", || {
+        combine::collected(
+            frames,
+            &request.experiment,
+            cohorts,
+            &parts,
+            request.arms.as_deref(),
+            crate::collect::GuardrailInputs::of(&request.decision, frames),
+        )
+    })?;
+    let report = timed("assemble", || {
+        build::assemble(request, start_date, horizon, collected)
+    })?;
     Ok((report, run))
 }
 

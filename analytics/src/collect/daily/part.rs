@@ -3,7 +3,7 @@
 
 use polars::prelude::*;
 
-use crate::collect::shared::collect_plan as collect;
+use crate::collect::shared::{collect_plan as collect, event_input};
 use crate::load::LogFrames;
 use crate::pipeline::{self, components, costs, out, Horizon, DAY_MICROS};
 use crate::schema::{assignments as a, messages as m};
@@ -15,7 +15,7 @@ pub mod cols {
 }
 
 /// How many frames a day part has.
-pub const PART_FRAMES: usize = 8;
+pub const PART_FRAMES: usize = 9;
 
 /// The frames of one day, each named as its file in the state directory.
 pub struct DayPart {
@@ -27,11 +27,13 @@ pub struct DayPart {
     pub latencies: DataFrame,
     /// `arm, conversation_id`: the conversations with a message that day.
     pub conversations: DataFrame,
-    /// The day's replies, every arm, as [`components::reply_rows`] gives them with `user_id`:
-    /// their continuation (seen through the next day), choice probability and message id. Their
-    /// context (previous component, depth) and events, which may arrive later, are joined when
-    /// the parts are combined.
-    pub replies: DataFrame,
+    /// The day's [`components::turn_cells`], every arm, keyed by `user_id`: continuation seen
+    /// through the next day, events until the end of the next day, and each reply's context
+    /// continued from its conversation's tail before the day. They add up over days.
+    pub turn_cells: DataFrame,
+    /// The [`components::conversation_tails`] of the day's conversations with a reply, counted
+    /// from each conversation's start: what the next day's replies continue from.
+    pub conversation_tails: DataFrame,
     /// `arm, model`: who wrote the day's replies.
     pub arm_models: DataFrame,
     /// `user_id, arm` and the day's [`costs::user_costs`]: summed per user over the window later.
@@ -46,7 +48,8 @@ impl DayPart {
         "sums",
         "latencies",
         "conversations",
-        "replies",
+        "turn_cells",
+        "conversation_tails",
         "arm_models",
         "user_costs",
         "user_latencies",
@@ -58,7 +61,8 @@ impl DayPart {
             &mut self.sums,
             &mut self.latencies,
             &mut self.conversations,
-            &mut self.replies,
+            &mut self.turn_cells,
+            &mut self.conversation_tails,
             &mut self.arm_models,
             &mut self.user_costs,
             &mut self.user_latencies,
@@ -66,14 +70,15 @@ impl DayPart {
     }
 
     pub fn from_frames(frames: [DataFrame; PART_FRAMES]) -> Self {
-        let [user_days, sums, latencies, conversations, replies, arm_models, user_costs, user_latencies] =
+        let [user_days, sums, latencies, conversations, turn_cells, conversation_tails, arm_models, user_costs, user_latencies] =
             frames;
         Self {
             user_days,
             sums,
             latencies,
             conversations,
-            replies,
+            turn_cells,
+            conversation_tails,
             arm_models,
             user_costs,
             user_latencies,
@@ -106,14 +111,17 @@ fn created_between(frames: &LogFrames, first_day: i64, last_day: i64) -> PolarsR
 
 /// Computes `day`'s part. `cohorts` is the collected [`pipeline::cohorts`] of a horizon at or
 /// after `day` (a user's arm and exposure day never change). With `next_day_final`, replies late
-/// in the day are checked for a continuation after midnight, as a report with a later `as_of`
-/// sees them; without it the part is what a report as of `day` sees, and is not kept.
+/// in the day are checked for a continuation after midnight, and their events read through the
+/// next day, as a report with a later `as_of` sees them; without it the part is what a report
+/// as of `day` sees, and is not kept. `earlier` are the parts of the days before, oldest first:
+/// the day's conversations continue from their tails.
 pub fn compute(
     frames: &LogFrames,
     cohorts: &DataFrame,
     window_days: u32,
     day: i64,
     next_day_final: bool,
+    earlier: &[DayPart],
 ) -> PolarsResult<DayPart> {
     let extras = &frames.message_extras;
     let has = |c: &str| extras.iter().any(|x| x == c);
@@ -180,26 +188,62 @@ pub fn compute(
     let user_costs = collect(costs::user_costs(messages.clone(), extras, m::USER_ID))?;
     let user_latencies = collect(costs::user_latencies(messages.clone(), extras, m::USER_ID))?;
 
+    let last_day = if next_day_final { day + 1 } else { day };
     let replies_input = if next_day_final {
-        messages_from(day + 1)?
+        messages_from(last_day)?
     } else {
         messages
     };
     let arms = cohorts.column(a::ARM)?.unique()?;
     let every_arm: Vec<String> = arms.str()?.iter().flatten().map(str::to_owned).collect();
-    let replies = collect(
+    let day_replies = collect(
         components::reply_rows(replies_input, &every_arm, extras, a::USER_ID)
             .filter(col(out::TS).lt(lit((day + 1) * DAY_MICROS))),
     )?;
+    let tails = tails_of_conversations(earlier, &day_replies)?;
+    let context = collect(components::turn_context(
+        day_replies.lazy(),
+        tails.map(IntoLazy::lazy),
+    )?)?;
+    let conversation_tails = collect(components::conversation_tails(context.clone().lazy()))?;
+    let turn_cells = collect(components::turn_cells(
+        components::with_depth_bucket(context.lazy()),
+        a::USER_ID,
+        extras,
+        event_input(frames, (last_day + 1) * DAY_MICROS),
+    ))?;
 
     Ok(DayPart {
         user_days,
         sums,
         latencies,
         conversations,
-        replies,
+        turn_cells,
+        conversation_tails,
         arm_models,
         user_costs,
         user_latencies,
     })
+}
+
+/// The latest tail, on the days of `earlier`, of each conversation that `replies` continue: only
+/// those conversations are looked up, not every conversation of the window.
+fn tails_of_conversations(
+    earlier: &[DayPart],
+    replies: &DataFrame,
+) -> PolarsResult<Option<DataFrame>> {
+    let conversations = collect(
+        replies
+            .clone()
+            .lazy()
+            .select([col(m::CONVERSATION_ID)])
+            .unique(None, UniqueKeepStrategy::Any),
+    )?;
+    components::latest_tails(earlier.iter().map(|part| {
+        part.conversation_tails.clone().lazy().semi_join(
+            conversations.clone().lazy(),
+            col(m::CONVERSATION_ID),
+            col(m::CONVERSATION_ID),
+        )
+    }))
 }

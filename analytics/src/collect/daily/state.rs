@@ -163,13 +163,14 @@ fn decode(mut blob: &[u8]) -> PolarsResult<DayPart> {
 }
 
 /// The layout of a kept part; parts of another layout are not read back but recomputed.
-const PART_FORMAT: u32 = 4;
+const PART_FORMAT: u32 = 5;
 
 /// What a part depends on besides its day.
 pub struct PartKey {
     pub experiment: String,
     pub window_days: u32,
-    /// The log's optional message columns.
+    /// The log's optional message columns, then `events.<column>` for the optional columns of
+    /// its events, if it has events (a part's turn cells carry the outcomes events give).
     pub columns: Vec<String>,
 }
 
@@ -178,7 +179,19 @@ impl PartKey {
         Self {
             experiment: request.experiment.clone(),
             window_days: request.window_days,
-            columns: frames.message_extras.clone(),
+            columns: frames
+                .message_extras
+                .iter()
+                .cloned()
+                .chain(
+                    frames
+                        .events
+                        .as_ref()
+                        .map(|_| frames.event_extras.iter().map(|c| format!("events.{c}")))
+                        .into_iter()
+                        .flatten(),
+                )
+                .collect(),
         }
     }
 
