@@ -47,7 +47,8 @@ pub struct EventInput {
     pub until_micros: i64,
 }
 
-fn in_arms(arms: &[String]) -> Expr {
+/// True on rows of one of `arms`.
+pub fn in_arms(arms: &[String]) -> Expr {
     arms.iter().fold(lit(false), |any, arm| {
         any.or(col(a::ARM).eq(lit(arm.as_str())))
     })

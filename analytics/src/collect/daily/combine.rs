@@ -7,7 +7,7 @@ use crate::collect::latency::latency_counts_by_arm;
 use crate::collect::shared::{arm_models_frame, blended, cuped_cells, Collected};
 use crate::collect::shared::{collect_plan as collect, concat_all, summed_by_arm};
 use crate::load::LogFrames;
-use crate::pipeline::{self, costs, guard, out};
+use crate::pipeline::{self, components, costs, guard, out};
 use crate::request::ArmSpec;
 use crate::schema::{assignments as a, messages as m};
 use crate::stats::weighted_quantile;
@@ -162,18 +162,12 @@ fn attribution(
     parts: &[DayPart],
     blended_arms: &[String],
 ) -> PolarsResult<DataFrame> {
-    let in_blended_arm = blended_arms.iter().fold(lit(false), |any, name| {
-        any.or(col(a::ARM).eq(lit(name.as_str())))
-    });
-    let schema = parts[0].turn_cells.schema();
-    let mut columns = vec![col(a::ARM), col(out::UID)];
-    columns.extend(schema.iter_names().skip(2).map(|name| col(name.clone())));
     collect(
         with_uid(
-            stacked(parts, |p| &p.turn_cells)?.filter(in_blended_arm),
+            stacked(parts, |p| &p.turn_cells)?.filter(components::in_arms(blended_arms)),
             cohorts,
         )
-        .select(columns)
+        .drop(by_name([a::USER_ID], true, false))
         // A user's arm never changes, so one key keeps each user's cells together.
         .sort([out::UID], SortMultipleOptions::default()),
     )

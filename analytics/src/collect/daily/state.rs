@@ -176,22 +176,14 @@ pub struct PartKey {
 
 impl PartKey {
     pub fn of(frames: &crate::LogFrames, request: &crate::ReportRequest) -> Self {
+        let mut columns = frames.message_extras.clone();
+        if frames.events.is_some() {
+            columns.extend(frames.event_extras.iter().map(|c| format!("events.{c}")));
+        }
         Self {
             experiment: request.experiment.clone(),
             window_days: request.window_days,
-            columns: frames
-                .message_extras
-                .iter()
-                .cloned()
-                .chain(
-                    frames
-                        .events
-                        .as_ref()
-                        .map(|_| frames.event_extras.iter().map(|c| format!("events.{c}")))
-                        .into_iter()
-                        .flatten(),
-                )
-                .collect(),
+            columns,
         }
     }
 
